@@ -1,0 +1,3 @@
+//! The embedded OAuth authorization server.
+
+pub mod config;

@@ -1,0 +1,1 @@
+//! Multi-document manifest bundles: Secret resolution, admission and reconcile rules.

@@ -1,0 +1,1 @@
+//! kube `CustomResource` types for the ToolHive v1beta1 kinds the vMCP auth docs use.

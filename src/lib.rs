@@ -1,0 +1,13 @@
+//! vmcp-conformance: an executable specification of ToolHive's vMCP authentication docs.
+//!
+//! The library holds the reference implementation (authorization server, gateway, storage),
+//! the CRD model and bundle rules, and the `Target` abstraction the Gherkin steps drive.
+//! Steps (in `steps/`) only ever use [`target`] and HTTP, never the reference's internals.
+
+pub mod authserver;
+pub mod bundle;
+pub mod crd;
+pub mod defects;
+pub mod storage;
+pub mod target;
+pub mod vmcp;
