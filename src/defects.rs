@@ -32,14 +32,34 @@ pub enum Defect {
 impl Defect {
     /// Every switch, with its command-line name and what it breaks.
     pub const ALL: &'static [(Defect, &'static str, &'static str)] = &[
-        (Defect::InjectWrongProviderToken, "inject-wrong-provider-token", "upstreamInject sends another provider's access token"),
-        (Defect::LeakClientAuthorization, "leak-client-authorization", "backends without a strategy receive the client's own Authorization header"),
+        (
+            Defect::InjectWrongProviderToken,
+            "inject-wrong-provider-token",
+            "upstreamInject sends another provider's access token",
+        ),
+        (
+            Defect::LeakClientAuthorization,
+            "leak-client-authorization",
+            "backends without a strategy receive the client's own Authorization header",
+        ),
         (Defect::SkipAudienceCheck, "skip-audience-check", "incoming JWTs are accepted whatever their aud"),
         (Defect::SkipExpiryCheck, "skip-expiry-check", "incoming JWTs are accepted after exp"),
-        (Defect::SkipSignatureCheck, "skip-signature-check", "incoming JWTs are accepted without signature verification"),
+        (
+            Defect::SkipSignatureCheck,
+            "skip-signature-check",
+            "incoming JWTs are accepted without signature verification",
+        ),
         (Defect::SkipPkceVerification, "skip-pkce-verification", "the token endpoint ignores code_verifier"),
-        (Defect::DoubleAccessTokenLifespan, "double-access-token-lifespan", "access tokens outlive accessTokenLifespan"),
-        (Defect::OmitRegistrationEndpoint, "omit-registration-endpoint", "RFC 8414 metadata lacks registration_endpoint"),
+        (
+            Defect::DoubleAccessTokenLifespan,
+            "double-access-token-lifespan",
+            "access tokens outlive accessTokenLifespan",
+        ),
+        (
+            Defect::OmitRegistrationEndpoint,
+            "omit-registration-endpoint",
+            "RFC 8414 metadata lacks registration_endpoint",
+        ),
     ];
 
     pub fn name(self) -> &'static str {

@@ -119,6 +119,10 @@ pub struct FieldMapping {
 
 impl Default for FieldMapping {
     fn default() -> Self {
-        Self { subject_fields: vec!["sub".into()], name_fields: vec!["name".into()], email_fields: vec!["email".into()] }
+        Self {
+            subject_fields: vec!["sub".into()],
+            name_fields: vec!["name".into()],
+            email_fields: vec!["email".into()],
+        }
     }
 }

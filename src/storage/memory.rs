@@ -97,7 +97,9 @@ impl Storage for MemoryStorage {
 
     async fn put_field(&self, key: &str, field: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StorageError> {
         self.with(|m, now| {
-            let entry = m.entry(key.to_owned()).or_insert_with(|| Entry { value: Value::Hash(BTreeMap::new()), expires_at: None });
+            let entry = m
+                .entry(key.to_owned())
+                .or_insert_with(|| Entry { value: Value::Hash(BTreeMap::new()), expires_at: None });
             if !entry.live(now) || !matches!(entry.value, Value::Hash(_)) {
                 entry.value = Value::Hash(BTreeMap::new());
             }

@@ -54,7 +54,8 @@ pub async fn put_json<T: Serialize + Sync>(
     value: &T,
     ttl: Option<Duration>,
 ) -> Result<(), StorageError> {
-    let bytes = serde_json::to_vec(value).map_err(|e| StorageError::Corrupt { key: key.into(), reason: e.to_string() })?;
+    let bytes =
+        serde_json::to_vec(value).map_err(|e| StorageError::Corrupt { key: key.into(), reason: e.to_string() })?;
     s.put(key, &bytes, ttl).await
 }
 
