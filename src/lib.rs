@@ -8,6 +8,7 @@ pub mod authserver;
 pub mod bundle;
 pub mod crd;
 pub mod defects;
+pub mod docs;
 pub mod storage;
 pub mod target;
 pub mod vmcp;

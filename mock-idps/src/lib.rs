@@ -1,1 +1,24 @@
+//! Upstream identity provider and MCP backend mocks for vmcp-conformance.
+//!
+//! The conformance steps assert what an upstream *received* and compare it with what it *issued*,
+//! so every mock records both: [`RecordedRequest`]s for the wire and [`IssuedToken`]s for the
+//! credentials it minted. Mocks log users in with automatic consent ([`MockUser`]) and answer bad
+//! input with the RFC error the real provider would send, never a panic.
 
+mod backend;
+mod fault;
+mod github;
+mod google;
+mod keys;
+mod oauth;
+mod record;
+mod user;
+
+pub use backend::{MockBackend, RecordedToolCall};
+pub use fault::Fault;
+pub use github::GithubMock;
+pub use google::GoogleMock;
+pub use keys::{KeyError, SigningKey};
+pub use oauth::pkce_challenge;
+pub use record::{IssuedToken, RecordedRequest};
+pub use user::MockUser;

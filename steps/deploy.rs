@@ -1,0 +1,244 @@
+//! Manifests: documented blocks read from the docs at run time, the harness's prerequisites,
+//! the host mapping to the harness's mocks, and deployment to the target.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+use mock_idps::{GithubMock, GoogleMock, MockBackend, MockUser};
+use vmcp_conformance::docs;
+use vmcp_conformance::target::Deployment;
+
+use super::suite_prelude::*;
+use super::world::{ConformanceWorld, ManifestSource};
+
+/// Secrets the GitHub and Google mocks expect, matching fixtures/secrets/embedded-auth-server.yaml.
+const GITHUB_CLIENT_SECRET: &str = "conformance-github-secret";
+const GOOGLE_CLIENT_SECRET: &str = "conformance-google-secret";
+
+#[given(expr = "the documented manifests {string} from {string} section {string}")]
+async fn documented_manifests(w: &mut ConformanceWorld, titles: String, page: String, section: String) -> Result<(), String> {
+    let (_, text) = docs::read_page(&page)?;
+    let blocks = docs::extract_blocks(&text);
+    for title in titles.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let block = blocks
+            .iter()
+            .find(|b| b.heading_anchor == section && b.title.as_deref() == Some(title))
+            .ok_or_else(|| {
+                let found: Vec<String> = blocks
+                    .iter()
+                    .filter(|b| b.heading_anchor == section)
+                    .map(|b| format!("line {} {:?}", b.line, b.title))
+                    .collect();
+                format!("{page} has no block titled {title:?} under #{section}; blocks there: {found:?}")
+            })?;
+        w.manifests.push(ManifestSource {
+            origin: format!("{page}:{} ({title})", block.line),
+            yaml: block.content.clone(),
+            documented: true,
+        });
+    }
+    Ok(())
+}
+
+#[given(expr = "the prerequisite Secrets from {string}")]
+async fn prerequisite_secrets(w: &mut ConformanceWorld, file: String) -> Result<(), String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(&file);
+    let yaml = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    w.manifests.push(ManifestSource { origin: file, yaml, documented: false });
+    Ok(())
+}
+
+#[given("the scenario adds these manifests:")]
+async fn scenario_manifests(w: &mut ConformanceWorld, step: &Step) -> Result<(), String> {
+    let yaml = step.docstring.clone().ok_or("this step needs a docstring with the manifests")?;
+    w.manifests.push(ManifestSource { origin: "feature docstring".into(), yaml, documented: false });
+    Ok(())
+}
+
+#[given(expr = "the {word} field {string} is set to {string}")]
+async fn override_field(w: &mut ConformanceWorld, kind: String, path: String, value: String) {
+    w.overrides.push((kind, path, value));
+}
+
+#[given(expr = "the user {string} has accounts at GitHub and Google")]
+async fn user_accounts(w: &mut ConformanceWorld, login: String) {
+    w.user = MockUser::named(&login);
+}
+
+#[when("the vMCP is deployed")]
+async fn deploy(w: &mut ConformanceWorld) -> Result<(), String> {
+    deploy_manifests(w).await?;
+    let deployed = w.deployed.as_ref().ok_or("no deployment outcome")?;
+    if !deployed.ready {
+        let conditions: Vec<String> = deployed.conditions.iter().map(ToString::to_string).collect();
+        return Err(format!("the target refused the deployment:\n  {}", conditions.join("\n  ")));
+    }
+    Ok(())
+}
+
+#[when("the manifests are applied")]
+async fn apply(w: &mut ConformanceWorld) -> Result<(), String> {
+    deploy_manifests(w).await
+}
+
+#[then(expr = "the VirtualMCPServer reports {word}={word} with reason {word}")]
+async fn condition_reported(w: &mut ConformanceWorld, type_: String, status: String, reason: String) -> Result<(), String> {
+    let deployed = w.deployed.as_ref().ok_or("nothing was deployed")?;
+    let want = status.eq_ignore_ascii_case("true");
+    let found = deployed
+        .conditions
+        .iter()
+        .find(|c| c.resource.starts_with("VirtualMCPServer/") && c.type_ == type_ && c.status == want && c.reason == reason);
+    let all: Vec<String> = deployed.conditions.iter().map(ToString::to_string).collect();
+    verify(
+        &mut w.checks,
+        Check::must("bundle.status-condition", "embedded-auth-server-vmcp.mdx#configure-the-embedded-auth-server"),
+        found.is_some(),
+        format!("{type_}={status} reason {reason}"),
+        format!("{all:?}"),
+    )
+}
+
+/// Starts the mocks the manifests need, maps documented hosts and placeholders to them, and
+/// deploys to the target.
+async fn deploy_manifests(w: &mut ConformanceWorld) -> Result<(), String> {
+    start_identity_providers(w).await;
+    let mut documents = Vec::new();
+    for source in &w.manifests {
+        let parsed: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml)
+            .map_err(|e| format!("{} is not valid YAML: {e}", source.origin))?;
+        documents.extend(parsed.into_iter().filter(|d| !d.is_null()));
+    }
+    start_backends(w, &documents).await?;
+    w.substitutions = substitutions(w);
+    let mut rendered = Vec::new();
+    for mut doc in documents {
+        substitute(&mut doc, &w.substitutions);
+        for (kind, path, value) in &w.overrides {
+            if doc.get("kind").and_then(|k| k.as_str()) == Some(kind.as_str()) {
+                set_path(&mut doc, path, value)?;
+            }
+        }
+        rendered.push(serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
+    }
+    let backend_urls = w.backends.iter().map(|(name, b)| (name.clone(), b.url())).collect();
+    let deployment = Deployment { manifests: rendered.join("\n---\n"), backend_urls };
+    for (from, to) in &w.substitutions {
+        tracing::info!("host mapping: {from} -> {to}");
+    }
+    let deployed = w.target.start(deployment).await.map_err(|e| e.to_string())?;
+    w.deployed = Some(deployed);
+    Ok(())
+}
+
+async fn start_identity_providers(w: &mut ConformanceWorld) {
+    if w.github.is_none() {
+        w.github = Some(GithubMock::start(&w.github_client_id, GITHUB_CLIENT_SECRET).await);
+    }
+    if w.google.is_none() {
+        w.google = Some(GoogleMock::start(&w.google_client_id, GOOGLE_CLIENT_SECRET).await);
+    }
+    for idp in [w.github.as_ref().map(|g| g as &dyn SetUser), w.google.as_ref().map(|g| g as &dyn SetUser)].into_iter().flatten() {
+        idp.set(w.user.clone());
+    }
+}
+
+trait SetUser {
+    fn set(&self, user: MockUser);
+}
+impl SetUser for GithubMock {
+    fn set(&self, user: MockUser) {
+        self.set_user(user);
+    }
+}
+impl SetUser for GoogleMock {
+    fn set(&self, user: MockUser) {
+        self.set_user(user);
+    }
+}
+
+/// One mock MCP backend per MCPServer in the manifests (an image cannot run here), serving the
+/// tools fixtures/backends.yaml lists for it.
+async fn start_backends(w: &mut ConformanceWorld, documents: &[serde_json::Value]) -> Result<(), String> {
+    let catalogue = backend_tools()?;
+    for doc in documents {
+        if doc.get("kind").and_then(|k| k.as_str()) != Some("MCPServer") {
+            continue;
+        }
+        let Some(name) = doc.pointer("/metadata/name").and_then(|n| n.as_str()) else { continue };
+        if w.backends.contains_key(name) {
+            continue;
+        }
+        let tools = catalogue.get(name).or_else(|| catalogue.get("default")).cloned().unwrap_or_default();
+        let tool_refs: Vec<&str> = tools.iter().map(String::as_str).collect();
+        w.backends.insert(name.to_string(), MockBackend::start(name, &tool_refs).await);
+    }
+    Ok(())
+}
+
+fn backend_tools() -> Result<BTreeMap<String, Vec<String>>, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/backends.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_saphyr::from_str(&text).map_err(|e| format!("{} is not a map of backend -> tools: {e}", path.display()))
+}
+
+/// Documented hosts and placeholders -> what this scenario can reach. Printed with each run.
+fn substitutions(w: &ConformanceWorld) -> Vec<(String, String)> {
+    let base = w.base_url();
+    let github = w.github.as_ref().map(|g| g.base_url()).unwrap_or_default();
+    let google = w.google.as_ref().map(|g| g.issuer()).unwrap_or_default();
+    vec![
+        ("https://auth.example.com".into(), base.clone()),
+        ("https://mcp.example.com".into(), base),
+        ("https://api.github.com".into(), github.clone()),
+        ("https://github.com".into(), github),
+        ("https://accounts.google.com".into(), google),
+        ("<YOUR_GITHUB_CLIENT_ID>".into(), w.github_client_id.clone()),
+        ("<YOUR_GOOGLE_CLIENT_ID>".into(), w.google_client_id.clone()),
+    ]
+}
+
+fn substitute(value: &mut serde_json::Value, map: &[(String, String)]) {
+    match value {
+        serde_json::Value::String(s) => {
+            for (from, to) in map {
+                if s.contains(from.as_str()) {
+                    *s = s.replace(from.as_str(), to);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| substitute(v, map)),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(|v| substitute(v, map)),
+        _ => {}
+    }
+}
+
+/// Sets a dotted path (`spec.authServerConfig.tokenLifespans.accessTokenLifespan`), creating
+/// objects on the way.
+fn set_path(doc: &mut serde_json::Value, path: &str, value: &str) -> Result<(), String> {
+    let mut cursor = doc;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let object = cursor.as_object_mut().ok_or_else(|| format!("{path}: `{}` is not an object", parts[..i].join(".")))?;
+        if i + 1 == parts.len() {
+            object.insert((*part).to_string(), serde_json::Value::String(value.to_string()));
+            return Ok(());
+        }
+        cursor = object.entry((*part).to_string()).or_insert_with(|| serde_json::json!({}));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitution_maps_string_leaves_only() {
+        let mut doc = serde_json::json!({"issuer": "https://auth.example.com", "n": 1, "l": ["<YOUR_GITHUB_CLIENT_ID>"]});
+        substitute(&mut doc, &[("https://auth.example.com".into(), "http://127.0.0.1:1".into()), ("<YOUR_GITHUB_CLIENT_ID>".into(), "id".into())]);
+        assert_eq!(doc, serde_json::json!({"issuer": "http://127.0.0.1:1", "n": 1, "l": ["id"]}));
+    }
+}

@@ -1,0 +1,173 @@
+//! The harness as an MCP client (the official Rust SDK over Streamable HTTP), plus raw HTTP for
+//! the authentication challenges an SDK would hide.
+
+use std::borrow::Cow;
+
+use cucumber::{then, when};
+use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+use super::login::{auth_param, reply};
+use super::suite_prelude::*;
+use super::world::ConformanceWorld;
+
+/// A minimal `initialize` request, for probing authentication without an SDK in the way.
+pub const INITIALIZE_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"vmcp-conformance","version":"0"}}}"#;
+
+async fn connect(w: &ConformanceWorld) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, String> {
+    let token = w.login()?.access_token.clone();
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", w.base_url())).auth_header(token);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    ().serve(transport).await.map_err(|e| format!("MCP initialize through the vMCP failed: {e}"))
+}
+
+#[when("the client lists the tools through the vMCP")]
+async fn list_tools(w: &mut ConformanceWorld) -> Result<(), String> {
+    let client = connect(w).await?;
+    let tools = client.list_all_tools().await.map_err(|e| format!("tools/list failed: {e}"))?;
+    w.tools = tools.into_iter().map(|t| t.name.to_string()).collect();
+    let _ = client.cancel().await;
+    Ok(())
+}
+
+#[when(expr = "the client calls the tool {string} through the vMCP")]
+async fn call_tool(w: &mut ConformanceWorld, tool: String) -> Result<(), String> {
+    let client = connect(w).await?;
+    let params = CallToolRequestParams::new(Cow::Owned(tool.clone())).with_arguments(serde_json::Map::new());
+    let result = client.call_tool(params).await.map_err(|e| format!("tools/call {tool} failed: {e}"))?;
+    w.last_call = Some(result);
+    let _ = client.cancel().await;
+    Ok(())
+}
+
+#[then(expr = "the tool list contains {string}")]
+async fn tool_listed(w: &mut ConformanceWorld, tool: String) -> Result<(), String> {
+    let listed = w.tools.contains(&tool);
+    verify(
+        &mut w.checks,
+        Check::must("aggregation.prefixed-tool", "vmcp.mdx; VirtualMCPServer config.aggregation prefixFormat {workload}_"),
+        listed,
+        format!("{tool} among the tools"),
+        format!("{:?}", w.tools),
+    )
+}
+
+#[then("the tool call succeeded")]
+async fn call_succeeded(w: &mut ConformanceWorld) -> Result<(), String> {
+    let result = w.last_call.clone().ok_or("no tool was called")?;
+    let failed = result.is_error.unwrap_or(false);
+    verify(
+        &mut w.checks,
+        Check::must("mcp.tool-call", "MCP tools/call"),
+        !failed,
+        "a result without isError",
+        format!("{:?}", result.content),
+    )
+}
+
+#[when("an MCP request carries the access token")]
+async fn raw_mcp_request(w: &mut ConformanceWorld) -> Result<(), String> {
+    let token = w.login()?.access_token.clone();
+    send_initialize(w, Some(&token)).await
+}
+
+#[when("an MCP request carries the access token re-signed by a key the issuer never used")]
+async fn forged_request(w: &mut ConformanceWorld) -> Result<(), String> {
+    let token = w.login()?.access_token.clone();
+    let forged = forge(&token)?;
+    send_initialize(w, Some(&forged)).await
+}
+
+#[when("an MCP request carries no token")]
+async fn anonymous_request(w: &mut ConformanceWorld) -> Result<(), String> {
+    send_initialize(w, None).await
+}
+
+async fn send_initialize(w: &mut ConformanceWorld, token: Option<&str>) -> Result<(), String> {
+    let url = format!("{}/mcp", w.base_url());
+    let mut request = w
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(INITIALIZE_BODY);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let resp = request.send().await.map_err(|e| format!("POST {url} failed: {e}"))?;
+    w.reply = Some(reply(resp).await?);
+    Ok(())
+}
+
+/// The same claims, signed by a freshly generated key under the original `kid`.
+fn forge(jwt: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = jwt.split('.');
+    let header: serde_json::Value = parts
+        .next()
+        .and_then(|h| engine.decode(h).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("the access token has no JSON header")?;
+    let claims = super::login::claims(jwt)?;
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+        .map_err(|e| format!("key generation failed: {e}"))?;
+    let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+    let mut forged_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    forged_header.kid = header["kid"].as_str().map(String::from);
+    jsonwebtoken::encode(&forged_header, &claims, &key).map_err(|e| format!("signing the forged token failed: {e}"))
+}
+
+#[then("the vMCP answers 401 with a Bearer challenge naming its protected resource metadata")]
+async fn challenged(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = w.reply()?.clone();
+    let www = r.header("www-authenticate").unwrap_or_default().to_string();
+    let metadata = auth_param(&www, "resource_metadata");
+    let want = format!("{}/.well-known/oauth-protected-resource/mcp", w.base_url());
+    verify(
+        &mut w.checks,
+        Check::must("incoming.401-challenge", "RFC 9728 §5.1; RFC 6750 §3; MCP authorization"),
+        r.status == 401 && www.starts_with("Bearer ") && metadata.as_deref() == Some(want.as_str()),
+        format!("401 with WWW-Authenticate: Bearer …resource_metadata=\"{want}\""),
+        format!("{} with WWW-Authenticate: {www:?}", r.status),
+    )
+}
+
+#[then(expr = "the vMCP refuses it with 401 and error {string}")]
+async fn refused(w: &mut ConformanceWorld, error: String) -> Result<(), String> {
+    let r = w.reply()?.clone();
+    let www = r.header("www-authenticate").unwrap_or_default().to_string();
+    let actual_error = auth_param(&www, "error");
+    verify(
+        &mut w.checks,
+        Check::must("incoming.token-refused", "RFC 6750 §3.1; authentication.mdx"),
+        r.status == 401 && actual_error.as_deref() == Some(error.as_str()),
+        format!("401 with WWW-Authenticate error=\"{error}\""),
+        format!("{} with WWW-Authenticate: {www:?}; body {}", r.status, r.body),
+    )
+}
+
+#[then("the vMCP accepts it")]
+async fn accepted(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = w.reply()?.clone();
+    verify(
+        &mut w.checks,
+        Check::must("incoming.token-accepted", "authentication.mdx"),
+        r.status == 200,
+        "200",
+        format!("{}: {}", r.status, r.body),
+    )
+}
+
+#[when("a client reads the protected resource metadata it was pointed to")]
+async fn read_prm(w: &mut ConformanceWorld) -> Result<(), String> {
+    let www = w.reply()?.header("www-authenticate").unwrap_or_default().to_string();
+    let url = auth_param(&www, "resource_metadata").ok_or_else(|| format!("no resource_metadata in {www:?}"))?;
+    let r = super::login::get(w, &url).await?;
+    w.metadata = Some(r.json()?);
+    w.reply = Some(r);
+    Ok(())
+}

@@ -1,0 +1,22 @@
+//! The Gherkin suite: a World per scenario, step modules by domain concept, and the runner
+//! shared by `cargo test --test bdd` and `vmcp-conformance run`.
+//!
+//! House rule: nothing here imports the reference implementation (`authserver`, `vmcp`,
+//! `storage`). Steps reach the system under test through `vmcp_conformance::target` and HTTP,
+//! and assert what a backend or an IdP received from the harness's own mocks.
+
+pub mod backends;
+pub mod checks;
+pub mod deploy;
+pub mod login;
+pub mod mcp;
+pub mod oauth_errors;
+pub mod runner;
+pub mod world;
+
+/// What every step module needs.
+pub(crate) mod suite_prelude {
+    pub use super::checks::{Check, CheckOutcome, verify};
+}
+
+pub use world::ConformanceWorld;

@@ -1,0 +1,180 @@
+//! The per-scenario World: the target, the harness's mocks, and what the scenario observed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use mock_idps::{GithubMock, GoogleMock, MockBackend, MockUser};
+use vmcp_conformance::defects::Defects;
+use vmcp_conformance::target::reference::ReferenceTarget;
+use vmcp_conformance::target::{Deployed, Target};
+
+use super::suite_prelude::*;
+
+/// Which system the scenarios run against (set once per run by the runner).
+#[derive(Debug, Clone)]
+pub struct HarnessConfig {
+    pub target: TargetKind,
+    pub defects: Defects,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Reference,
+}
+
+static HARNESS: OnceLock<HarnessConfig> = OnceLock::new();
+
+pub fn configure(config: HarnessConfig) {
+    // A second configuration in the same process (never happens in practice) keeps the first.
+    let _ = HARNESS.set(config);
+}
+
+fn harness() -> HarnessConfig {
+    HARNESS.get().cloned().unwrap_or(HarnessConfig { target: TargetKind::Reference, defects: Defects::none() })
+}
+
+/// A manifest the scenario will deploy, with where it came from.
+#[derive(Debug, Clone)]
+pub struct ManifestSource {
+    /// `guides-vmcp/embedded-auth-server-vmcp.mdx:757 (backends.yaml)` or `feature docstring`.
+    pub origin: String,
+    pub yaml: String,
+    /// Whether this block is a documented example (counted in the coverage summary).
+    pub documented: bool,
+}
+
+/// The OAuth client the harness plays, and what its login produced.
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Origins the user agent was sent to, in order (the upstream chain, then the client).
+    pub hops: Vec<String>,
+    pub access_token: String,
+    pub token_response: serde_json::Value,
+}
+
+/// An HTTP response the scenario wants to assert on.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Result<serde_json::Value, String> {
+        serde_json::from_str(&self.body).map_err(|e| format!("the response body is not JSON ({e}): {}", self.body))
+    }
+}
+
+#[derive(cucumber::World)]
+#[world(init = Self::new)]
+pub struct ConformanceWorld {
+    pub target: Box<dyn Target>,
+    pub http: reqwest::Client,
+    pub manifests: Vec<ManifestSource>,
+    /// `(kind, dotted field path, value)` edits applied to the documented manifests.
+    pub overrides: Vec<(String, String, String)>,
+    pub github_client_id: String,
+    pub google_client_id: String,
+    pub user: MockUser,
+    pub github: Option<GithubMock>,
+    pub google: Option<GoogleMock>,
+    pub backends: BTreeMap<String, MockBackend>,
+    /// The host mapping applied to the manifests (documented value -> reachable value).
+    pub substitutions: Vec<(String, String)>,
+    pub deployed: Option<Deployed>,
+    pub login: Option<Login>,
+    pub metadata: Option<serde_json::Value>,
+    pub reply: Option<HttpReply>,
+    /// The state the client sent and the query it was finally redirected back with.
+    pub redirect_query: Option<(Option<String>, std::collections::HashMap<String, String>)>,
+    pub tools: Vec<String>,
+    pub last_call: Option<rmcp::model::CallToolResult>,
+    pub checks: Vec<CheckOutcome>,
+}
+
+impl ConformanceWorld {
+    async fn new() -> Result<Self, String> {
+        let config = harness();
+        let target: Box<dyn Target> = match config.target {
+            TargetKind::Reference => {
+                Box::new(ReferenceTarget::bind(config.defects.clone()).await.map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(Self {
+            target,
+            http: http_client(),
+            manifests: Vec::new(),
+            overrides: Vec::new(),
+            github_client_id: "conformance-github-client".into(),
+            google_client_id: "conformance-google-client".into(),
+            user: MockUser::named("alice"),
+            github: None,
+            google: None,
+            backends: BTreeMap::new(),
+            substitutions: Vec::new(),
+            deployed: None,
+            login: None,
+            metadata: None,
+            reply: None,
+            redirect_query: None,
+            tools: Vec::new(),
+            last_call: None,
+            checks: Vec::new(),
+        })
+    }
+
+    /// The issuer and MCP origin: where the target listens.
+    pub fn base_url(&self) -> String {
+        self.target.base_url()
+    }
+
+    pub fn login(&self) -> Result<&Login, String> {
+        self.login.as_ref().ok_or_else(|| "no login has happened yet in this scenario".to_string())
+    }
+
+    pub fn reply(&self) -> Result<&HttpReply, String> {
+        self.reply.as_ref().ok_or_else(|| "no HTTP response has been received yet in this scenario".to_string())
+    }
+
+    pub fn backend(&self, name: &str) -> Result<&MockBackend, String> {
+        self.backends.get(name).ok_or_else(|| {
+            format!("no mock backend named {name}; the deployed group has {:?}", self.backends.keys().collect::<Vec<_>>())
+        })
+    }
+
+    /// Documented blocks this scenario deployed, for the coverage summary.
+    pub fn documented_blocks(&self) -> Vec<String> {
+        self.manifests.iter().filter(|m| m.documented).map(|m| m.origin.clone()).collect()
+    }
+}
+
+impl fmt::Debug for ConformanceWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConformanceWorld")
+            .field("target", &self.target.describe())
+            .field("manifests", &self.manifests.iter().map(|m| &m.origin).collect::<Vec<_>>())
+            .field("substitutions", &self.substitutions)
+            .field("backends", &self.backends.keys().collect::<Vec<_>>())
+            .field("deployed", &self.deployed)
+            .field("login", &self.login.as_ref().map(|l| (&l.client_id, &l.hops)))
+            .field("reply", &self.reply.as_ref().map(|r| r.status))
+            .field("tools", &self.tools)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The harness's user agent: it never follows redirects, so every OAuth hop is visible.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap_or_default()
+}
