@@ -58,7 +58,8 @@ pub async fn authorize(State(s): State<Arc<AuthServer>>, RawQuery(query): RawQue
 
 /// RFC 7636 §4.1/§4.2: 43-128 characters of `[A-Za-z0-9-._~]`.
 pub fn is_pkce_string(s: &str) -> bool {
-    (43..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    (43..=128).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 /// The registered redirect URI `requested` matches: exactly, or for a loopback `http` URI on
@@ -137,7 +138,12 @@ impl AuthServer {
         match single("code_challenge_method")? {
             Some("S256") => {}
             None => return Err(fail("invalid_request", "code_challenge_method is required and must be S256")),
-            Some(m) => return Err(fail("invalid_request", &format!("code_challenge_method `{m}` is not supported; use S256"))),
+            Some(m) => {
+                return Err(fail(
+                    "invalid_request",
+                    &format!("code_challenge_method `{m}` is not supported; use S256"),
+                ));
+            }
         }
         if !is_pkce_string(&code_challenge) {
             return Err(fail("invalid_request", "code_challenge must be 43-128 characters of [A-Za-z0-9-._~]"));

@@ -40,11 +40,8 @@ impl AuthServer {
     /// Handles the upstream's redirect; returns where to send the user agent next.
     pub async fn callback_request(&self, query: &str) -> Result<String, CallbackError> {
         let p = Params::parse(query.as_bytes());
-        let state = p
-            .get("state")
-            .ok()
-            .flatten()
-            .ok_or_else(|| CallbackError::BadRequest("missing state parameter".into()))?;
+        let state =
+            p.get("state").ok().flatten().ok_or_else(|| CallbackError::BadRequest("missing state parameter".into()))?;
         let error = p.get("error").ok().flatten();
         let code = p.get("code").ok().flatten();
         if error.is_none() && code.is_none() {
@@ -119,7 +116,9 @@ impl AuthServer {
         store.put_upstream_tokens(&pending.session_id, &row, self.config.lifespans.refresh_token).await?;
 
         if index + 1 < self.upstreams.len() {
-            return Ok(self.start_leg(index + 1, pending.client.clone(), pending.session_id.clone(), Some(user)).await?);
+            return Ok(self
+                .start_leg(index + 1, pending.client.clone(), pending.session_id.clone(), Some(user))
+                .await?);
         }
         let (code, id) = self.hmac.mint(CODE_PREFIX);
         let lifespan = self.config.lifespans.auth_code;

@@ -6,8 +6,8 @@
 //! is the key's RFC 7638 SHA-256 thumbprint, base64url.
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
-    EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm,
+    Ed25519KeyPair, RsaKeyPair,
 };
 use aws_lc_rs::{constant_time, hmac, rand as lc_rand};
 use base64::Engine as _;
@@ -143,7 +143,9 @@ impl KeySet {
         let keys = pems
             .iter()
             .enumerate()
-            .map(|(index, pem)| SigningKey::from_pem(pem).map_err(|reason| AuthServerError::SigningKey { index, reason }))
+            .map(|(index, pem)| {
+                SigningKey::from_pem(pem).map_err(|reason| AuthServerError::SigningKey { index, reason })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { keys })
     }
@@ -179,7 +181,9 @@ pub const MIN_HMAC_SECRET_LEN: usize = 32;
 impl HmacSecrets {
     pub fn load(secrets: &[Vec<u8>]) -> Result<Self, AuthServerError> {
         if secrets.is_empty() {
-            tracing::warn!("no HMAC secret configured: using an ephemeral one (codes and refresh tokens die on restart)");
+            tracing::warn!(
+                "no HMAC secret configured: using an ephemeral one (codes and refresh tokens die on restart)"
+            );
             let mut bytes = [0u8; 32];
             lc_rand::fill(&mut bytes).map_err(|_| AuthServerError::Crypto("random generator failed".into()))?;
             return Ok(Self { keys: vec![hmac::Key::new(hmac::HMAC_SHA256, &bytes)] });
@@ -339,6 +343,6 @@ MC4CAQAwBQYDK2VwBCIEIEG57P7QdgECvytPh1xZEQOLZYHJGO/jpRH9D956DTjS
 
     #[test]
     fn s256_matches_rfc7636_appendix_b() {
-        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrYXGhBf7yU9JaLHAsyb9BxTTfaRjcM");
+        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 }

@@ -187,7 +187,8 @@ impl AuthServer {
             expires_at: fresh.expires_at(),
             ..row.clone()
         };
-        if let Err(e) = self.store().put_upstream_tokens(session_id, &updated, self.config.lifespans.refresh_token).await
+        if let Err(e) =
+            self.store().put_upstream_tokens(session_id, &updated, self.config.lifespans.refresh_token).await
         {
             tracing::error!(error = %e, "cannot persist refreshed upstream tokens");
             return None;
@@ -207,7 +208,11 @@ impl EmbeddedAuth for AuthServer {
     }
 
     async fn upstream_tokens(&self, session_id: &str) -> Result<BTreeMap<String, UpstreamTokens>, EmbeddedAuthError> {
-        let rows = self.store().upstream_tokens(session_id).await.map_err(|e| EmbeddedAuthError::Unavailable(e.to_string()))?;
+        let rows = self
+            .store()
+            .upstream_tokens(session_id)
+            .await
+            .map_err(|e| EmbeddedAuthError::Unavailable(e.to_string()))?;
         let now = now_unix();
         let mut out = BTreeMap::new();
         for (provider, row) in rows {

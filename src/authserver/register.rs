@@ -114,7 +114,10 @@ impl AuthServer {
             }
             // RFC 7591 §2: a default set; the documented defaults the server supports.
             None => scopes.extend(
-                DEFAULT_SCOPES_SUPPORTED.iter().filter(|d| self.scopes_supported.iter().any(|s| s == *d)).map(|d| d.to_string()),
+                DEFAULT_SCOPES_SUPPORTED
+                    .iter()
+                    .filter(|d| self.scopes_supported.iter().any(|s| s == *d))
+                    .map(|d| d.to_string()),
             ),
         }
         for b in &self.config.baseline_client_scopes {

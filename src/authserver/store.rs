@@ -246,11 +246,15 @@ impl<'a> Store<'a> {
         ttl: Duration,
     ) -> Result<(), StorageError> {
         let key = format!("upstream:{session_id}");
-        let bytes = serde_json::to_vec(t).map_err(|e| StorageError::Corrupt { key: key.clone(), reason: e.to_string() })?;
+        let bytes =
+            serde_json::to_vec(t).map_err(|e| StorageError::Corrupt { key: key.clone(), reason: e.to_string() })?;
         self.s.put_field(&key, &t.provider, &bytes, Some(ttl)).await
     }
 
-    pub async fn upstream_tokens(&self, session_id: &str) -> Result<BTreeMap<String, StoredUpstreamTokens>, StorageError> {
+    pub async fn upstream_tokens(
+        &self,
+        session_id: &str,
+    ) -> Result<BTreeMap<String, StoredUpstreamTokens>, StorageError> {
         let key = format!("upstream:{session_id}");
         self.s.fields(&key).await?.into_iter().map(|(f, b)| Ok((f, storage::decode(&key, &b)?))).collect()
     }

@@ -81,7 +81,8 @@ impl AuthServer {
             return Err(TokenError::InvalidRequest("the request has no parameters".into()));
         }
         let single = |name: &str| p.get(name).map_err(TokenError::InvalidRequest);
-        let grant_type = single("grant_type")?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+        let grant_type =
+            single("grant_type")?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
         if !matches!(grant_type, "authorization_code" | "refresh_token") {
             return Err(TokenError::UnsupportedGrantType(format!("grant_type `{grant_type}` is not supported")));
         }
@@ -89,7 +90,11 @@ impl AuthServer {
         if !client.grant_types.iter().any(|g| g == grant_type) {
             return Err(TokenError::UnauthorizedClient(format!("the client is not registered for `{grant_type}`")));
         }
-        if grant_type == "authorization_code" { self.code_grant(&client, &p).await } else { self.refresh_grant(&client, &p).await }
+        if grant_type == "authorization_code" {
+            self.code_grant(&client, &p).await
+        } else {
+            self.refresh_grant(&client, &p).await
+        }
     }
 
     /// Public clients: `client_id` in the body or as a Basic user name, no secret.
@@ -171,7 +176,9 @@ impl AuthServer {
         }
         match single("redirect_uri")? {
             Some(r) if r == rec.client.redirect_uri => {}
-            Some(_) => return Err(TokenError::InvalidGrant("redirect_uri does not match the authorization request".into())),
+            Some(_) => {
+                return Err(TokenError::InvalidGrant("redirect_uri does not match the authorization request".into()));
+            }
             None if rec.client.redirect_uri_explicit => {
                 return Err(TokenError::InvalidGrant(
                     "redirect_uri is required: it was sent in the authorization request".into(),
@@ -183,7 +190,9 @@ impl AuthServer {
             let verifier = single("code_verifier")?
                 .ok_or_else(|| TokenError::InvalidGrant("code_verifier is required (PKCE)".into()))?;
             if !is_pkce_string(verifier) {
-                return Err(TokenError::InvalidGrant("code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into()));
+                return Err(TokenError::InvalidGrant(
+                    "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]".into(),
+                ));
             }
             if !ct_eq(&s256(verifier), &rec.client.code_challenge) {
                 return Err(TokenError::InvalidGrant("code_verifier does not match the code_challenge".into()));
@@ -237,7 +246,9 @@ impl AuthServer {
             if let Some(grant_id) = store.refresh_used_by(&id).await? {
                 // RFC 9700 §4.14.2: a rotated-out token came back; revoke the whole grant.
                 store.revoke_grant(&grant_id, ttl).await?;
-                return Err(TokenError::InvalidGrant("the refresh token was already used; the grant is revoked".into()));
+                return Err(TokenError::InvalidGrant(
+                    "the refresh token was already used; the grant is revoked".into(),
+                ));
             }
             return Err(TokenError::InvalidGrant("the refresh token is unknown, expired or already used".into()));
         };
@@ -275,10 +286,10 @@ impl AuthServer {
         let (token, rid) = self.hmac.mint(REFRESH_PREFIX);
         let next = RefreshTokenRecord { audience, expires_at: now_unix().saturating_add(ttl.as_secs()), ..rec.clone() };
         store.put_refresh(&rid, &next, ttl).await?;
-        let mut grant = store.grant(&rec.grant_id).await?.unwrap_or_else(|| GrantRecord {
-            client_id: client.client_id.clone(),
-            ..Default::default()
-        });
+        let mut grant = store
+            .grant(&rec.grant_id)
+            .await?
+            .unwrap_or_else(|| GrantRecord { client_id: client.client_id.clone(), ..Default::default() });
         grant.refresh_tokens.retain(|r| r != &id);
         grant.refresh_tokens.push(rid);
         grant.access_token_ids.push(jti);

@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use crate::authserver::config::AuthServerConfig;
 use crate::crd::{
-    self, MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, StrictDecodeError, VirtualMCPServer,
+    self, MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, StrictDecodeError,
+    VirtualMCPServer,
 };
 use crate::target::StatusCondition;
 use crate::vmcp::config::VmcpConfig;
@@ -198,11 +199,19 @@ impl fmt::Debug for RedisConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RedisMode {
-    Standalone { addr: String },
-    Cluster { addr: String },
+    Standalone {
+        addr: String,
+    },
+    Cluster {
+        addr: String,
+    },
     /// `sentinelAddrs` as written, or `sentinelService` resolved to
     /// `<name>.<namespace>.svc.cluster.local:<port>` (the harness maps such names to endpoints).
-    Sentinel { master_name: String, sentinel_addrs: Vec<String>, db: i64 },
+    Sentinel {
+        master_name: String,
+        sentinel_addrs: Vec<String>,
+        db: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,8 +349,11 @@ fn decode_document(doc: Value, index: usize, line: u64) -> Result<Resource, Bund
         "MCPServerEntry" => Resource::MCPServerEntry(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
         "MCPGroup" => Resource::MCPGroup(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
         "Secret" if api_version == "v1" => {
-            crd::check_manifest_keys(&doc, &["apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"])
-                .map_err(decode_err)?;
+            crd::check_manifest_keys(
+                &doc,
+                &["apiVersion", "kind", "metadata", "data", "stringData", "type", "immutable"],
+            )
+            .map_err(decode_err)?;
             Resource::Secret(Box::new(crd::decode_strict(doc).map_err(decode_err)?))
         }
         "ConfigMap" if api_version == "v1" => {
@@ -352,7 +364,10 @@ fn decode_document(doc: Value, index: usize, line: u64) -> Result<Resource, Bund
         _ => return Err(BundleError::UnknownKind { index, line, api_version, kind }),
     };
     if resource.meta().name.as_deref().is_none_or(str::is_empty) {
-        return Err(decode_err(StrictDecodeError { path: "metadata.name".into(), message: "missing field `name`".into() }));
+        return Err(decode_err(StrictDecodeError {
+            path: "metadata.name".into(),
+            message: "missing field `name`".into(),
+        }));
     }
     Ok(resource)
 }

@@ -41,11 +41,7 @@ pub struct EmbeddedAuthServerConfig {
     pub disable_upstream_token_injection: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_confidential_client_registration: Option<bool>,
-    #[serde(
-        default,
-        rename = "insecureAllowConfidentialOverLoopbackHTTP",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "insecureAllowConfidentialOverLoopbackHTTP", skip_serializing_if = "Option::is_none")]
     pub insecure_allow_confidential_over_loopback_http: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_confidential_redirect_uris: Option<Vec<String>>,

@@ -48,10 +48,8 @@ pub struct StrictDecodeError {
 /// Decodes `doc` into `T`, naming the field path on failure. With the `deny_unknown_fields` types
 /// of this module, an unknown key is an error, like `kubectl apply` against the CRD schema.
 pub fn decode_strict<T: DeserializeOwned>(doc: Value) -> Result<T, StrictDecodeError> {
-    serde_path_to_error::deserialize(doc).map_err(|e| StrictDecodeError {
-        path: e.path().to_string(),
-        message: e.into_inner().to_string(),
-    })
+    serde_path_to_error::deserialize(doc)
+        .map_err(|e| StrictDecodeError { path: e.path().to_string(), message: e.into_inner().to_string() })
 }
 
 /// Fields of `metadata` (`ObjectMeta`) a manifest may carry.

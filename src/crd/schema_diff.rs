@@ -96,6 +96,9 @@ pub struct SchemaDiff {
 pub fn compare(ours: &Value, upstream: &Value, path: &str) -> SchemaDiff {
     let mut diff = SchemaDiff::default();
     walk(ours, upstream, path, &mut diff);
+    diff.mismatches.sort_by(|a, b| a.path.cmp(&b.path));
+    diff.unmodelled.sort();
+    diff.unmodelled.dedup();
     diff
 }
 
@@ -156,7 +159,11 @@ fn walk(ours: &Value, up: &Value, path: &str, diff: &mut SchemaDiff) {
 }
 
 fn required(schema: &Value) -> Vec<&str> {
-    schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn enum_values(schema: &Value) -> Option<Vec<String>> {
@@ -240,10 +247,13 @@ mod tests {
         let d = compare(&ours, &upstream(), "spec");
         let got: Vec<String> = d.mismatches.iter().map(|m| m.path.clone()).collect();
         assert_eq!(got, vec!["spec.list[].x", "spec.mode", "spec.name", "spec.params", "spec.port", "spec.typo"]);
-        assert!(d.mismatches[2].problem.contains("ours is integer, upstream is string"));
-        assert!(d.mismatches[3].problem.contains("ours is object, upstream is map"));
-        assert!(d.mismatches[4].problem.contains("required by ours"));
-        assert!(d.mismatches[5].problem.contains("not in the upstream schema"));
+        let problem = |p: &str| d.mismatches.iter().find(|m| m.path == p).map(|m| m.problem.clone()).unwrap();
+        assert!(problem("spec.list[].x").contains("ours is string, upstream is boolean"));
+        assert!(problem("spec.mode").contains("enum values differ"));
+        assert!(problem("spec.name").contains("ours is integer, upstream is string"));
+        assert!(problem("spec.params").contains("ours is object, upstream is map"));
+        assert!(problem("spec.port").contains("required by ours"));
+        assert!(problem("spec.typo").contains("not in the upstream schema"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::defects::Defects;
 /// What every session of one gateway shares.
 pub struct Shared {
     pub config: VmcpConfig,
+    /// The client backend sessions are opened with.
     pub http: reqwest::Client,
     pub defects: Defects,
 }
@@ -71,11 +72,7 @@ impl Aggregator {
     fn bind(&self, identity: &Identity) -> Result<(), String> {
         let me = (identity.issuer.clone(), identity.subject.clone());
         let bound = self.principal.get_or_init(|| me.clone());
-        if *bound == me {
-            Ok(())
-        } else {
-            Err("Unauthorized: this MCP session belongs to another principal".into())
-        }
+        if *bound == me { Ok(()) } else { Err("Unauthorized: this MCP session belongs to another principal".into()) }
     }
 
     fn outgoing_headers(&self, backend: &BackendConfig, caller: &RequestCaller) -> Result<HeaderMap, OutgoingError> {
@@ -224,7 +221,9 @@ impl ServerHandler for Aggregator {
         params.meta = None;
         match backend::call_tool(&peer, params).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Ok(tool_error(format!("backend `{name}` returned an error for tool `{tool}`: {}", e.message))),
+            Ok(Err(e)) => {
+                Ok(tool_error(format!("backend `{name}` returned an error for tool `{tool}`: {}", e.message)))
+            }
             Err(e) => {
                 self.forget(name).await;
                 Ok(tool_error(format!("backend `{name}` is unavailable: {e}")))

@@ -10,8 +10,8 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use http::StatusCode;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value, json};
@@ -244,8 +244,8 @@ fn parse_header(token: &str) -> Result<(Algorithm, String), TokenError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header.trim_end_matches('='))
         .map_err(|e| TokenError::Malformed(format!("header is not base64url: {e}")))?;
-    let header: Map<String, Value> =
-        serde_json::from_slice(&bytes).map_err(|e| TokenError::Malformed(format!("header is not a JSON object: {e}")))?;
+    let header: Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| TokenError::Malformed(format!("header is not a JSON object: {e}")))?;
     let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or_default();
     let alg = ACCEPTED_ALGORITHMS
         .iter()
@@ -300,9 +300,10 @@ impl RemoteJwks {
             None => self.discover_jwks_uri().await?,
         };
         let doc = self.get_json(&url).await?;
-        let keys = doc.get("keys").and_then(Value::as_array).ok_or_else(|| {
-            TokenError::KeysUnavailable(format!("{url} did not return a JWK Set (no `keys` array)"))
-        })?;
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| TokenError::KeysUnavailable(format!("{url} did not return a JWK Set (no `keys` array)")))?;
         // Keys this library cannot represent are skipped rather than failing the whole set.
         Ok(keys.iter().filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok()).collect())
     }
@@ -473,7 +474,7 @@ pub struct IncomingAuth {
 
 enum Mode {
     Anonymous,
-    Oidc { validator: TokenValidator, embedded: Option<Arc<dyn EmbeddedAuth>> },
+    Oidc { validator: Box<TokenValidator>, embedded: Option<Arc<dyn EmbeddedAuth>> },
 }
 
 impl std::fmt::Debug for IncomingAuth {
@@ -497,7 +498,7 @@ impl IncomingAuth {
             IncomingAuthConfig::Anonymous => Self { mode: Mode::Anonymous, challenge: Challenge::default() },
             IncomingAuthConfig::Oidc(oidc) => Self {
                 mode: Mode::Oidc {
-                    validator: TokenValidator::new(oidc, embedded.clone(), http, defects),
+                    validator: Box::new(TokenValidator::new(oidc, embedded.clone(), http, defects)),
                     embedded,
                 },
                 challenge: Challenge::from_config(oidc),
@@ -693,11 +694,7 @@ pub(crate) mod tests {
                 unsigned(json!({"alg": "none", "kid": "k1"}), &good),
                 TokenError::UnsupportedAlgorithm("none".into()),
             ),
-            (
-                "unknown kid",
-                TestKey::generate("other").sign(&good),
-                TokenError::UnknownKid("other".into()),
-            ),
+            ("unknown kid", TestKey::generate("other").sign(&good), TokenError::UnknownKid("other".into())),
             ("no kid", unsigned(json!({"alg": "ES256"}), &good), TokenError::MissingKid),
             ("garbage", "not-a-jwt".into(), TokenError::Malformed("expected three dot-separated parts".into())),
         ];

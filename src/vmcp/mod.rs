@@ -70,8 +70,17 @@ impl Gateway {
         let incoming = Arc::new(IncomingAuth::new(&config.incoming, embedded, http.clone(), defects.clone()));
         let prm = PrmState::new(&config.incoming);
         let allowed_hosts = allowed_hosts(&config.incoming);
+        // Backend sessions hold SSE streams open and tool calls may be long: the caller's client
+        // (used for JWKS and discovery) may carry a total request timeout, so backends get their
+        // own client with only a connect timeout, and no redirects (a backend redirect must not
+        // carry injected credentials elsewhere).
+        let backend_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or(http);
         Ok(Gateway {
-            shared: Arc::new(Shared { config, http, defects }),
+            shared: Arc::new(Shared { config, http: backend_http, defects }),
             incoming,
             prm,
             allowed_hosts,
@@ -151,11 +160,8 @@ fn validate(config: &VmcpConfig, has_embedded: bool) -> Result<(), GatewayError>
         if !seen.insert(b.name.as_str()) {
             return Err(GatewayError::DuplicateBackend { backend: b.name.clone() });
         }
-        let invalid = |reason: String| GatewayError::InvalidBackendUrl {
-            backend: b.name.clone(),
-            url: b.url.clone(),
-            reason,
-        };
+        let invalid =
+            |reason: String| GatewayError::InvalidBackendUrl { backend: b.name.clone(), url: b.url.clone(), reason };
         let url = url::Url::parse(&b.url).map_err(|e| invalid(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!("scheme `{}` is not http or https", url.scheme())));

@@ -46,7 +46,10 @@ pub fn validate(strategy: &OutgoingStrategy, location: &str, has_embedded: bool)
                 header: header_name.clone(),
             })?;
             if RESERVED.contains(&name.as_str()) {
-                return Err(GatewayError::ReservedHeader { location: location.to_owned(), header: header_name.clone() });
+                return Err(GatewayError::ReservedHeader {
+                    location: location.to_owned(),
+                    header: header_name.clone(),
+                });
             }
             HeaderValue::from_str(header_value).map_err(|_| GatewayError::InvalidHeaderValue {
                 location: location.to_owned(),
@@ -58,7 +61,11 @@ pub fn validate(strategy: &OutgoingStrategy, location: &str, has_embedded: bool)
 }
 
 /// The headers `strategy` adds for `caller`.
-pub fn headers_for(strategy: &OutgoingStrategy, caller: Caller<'_>, defects: &Defects) -> Result<HeaderMap, OutgoingError> {
+pub fn headers_for(
+    strategy: &OutgoingStrategy,
+    caller: Caller<'_>,
+    defects: &Defects,
+) -> Result<HeaderMap, OutgoingError> {
     let mut headers = HeaderMap::new();
     match strategy {
         OutgoingStrategy::Unauthenticated => {
@@ -72,7 +79,11 @@ pub fn headers_for(strategy: &OutgoingStrategy, caller: Caller<'_>, defects: &De
             let tokens = &caller.identity.upstream_tokens;
             let chosen = if defects.is_on(Defect::InjectWrongProviderToken) {
                 // The last other provider alphabetically, when the user has one.
-                tokens.iter().rev().find(|(name, _)| *name != provider_name).or_else(|| tokens.get_key_value(provider_name))
+                tokens
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| *name != provider_name)
+                    .or_else(|| tokens.get_key_value(provider_name))
             } else {
                 tokens.get_key_value(provider_name)
             };
@@ -103,7 +114,10 @@ mod tests {
     fn identity(tokens: &[(&str, &str)]) -> Identity {
         let mut upstream = BTreeMap::new();
         for (p, t) in tokens {
-            upstream.insert(p.to_string(), UpstreamTokens { access_token: t.to_string(), id_token: None, expires_at: None });
+            upstream.insert(
+                p.to_string(),
+                UpstreamTokens { access_token: t.to_string(), id_token: None, expires_at: None },
+            );
         }
         Identity { upstream_tokens: upstream, ..Identity::anonymous() }
     }
@@ -165,7 +179,8 @@ mod tests {
         assert!(err.to_string().contains("backends.github-mcp"), "{err}");
         let bad = OutgoingStrategy::HeaderInjection { header_name: "bad header".into(), header_value: "v".into() };
         assert!(matches!(validate(&bad, "default", false), Err(GatewayError::InvalidHeaderName { .. })));
-        let reserved = OutgoingStrategy::HeaderInjection { header_name: "Mcp-Session-Id".into(), header_value: "v".into() };
+        let reserved =
+            OutgoingStrategy::HeaderInjection { header_name: "Mcp-Session-Id".into(), header_value: "v".into() };
         assert!(matches!(validate(&reserved, "default", false), Err(GatewayError::ReservedHeader { .. })));
         assert!(validate(&inject("github"), "default", true).is_ok());
     }

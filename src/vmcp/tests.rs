@@ -157,14 +157,16 @@ async fn client(
     url: &str,
     headers: &[(&'static str, &str)],
 ) -> rmcp::service::RunningService<rmcp::RoleClient, ClientConfig> {
-    let custom: HashMap<HeaderName, HeaderValue> = headers
-        .iter()
-        .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_str(v).unwrap()))
-        .collect();
+    let custom: HashMap<HeaderName, HeaderValue> =
+        headers.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_str(v).unwrap())).collect();
     let transport = StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(url.to_owned()).custom_headers(custom),
     );
-    ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE).serve(transport).await.unwrap()
+    ClientConfig::default()
+        .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+        .serve(transport)
+        .await
+        .unwrap()
 }
 
 fn text_of(result: &CallToolResult) -> String {
@@ -208,7 +210,10 @@ async fn aggregates_prefixed_tools_and_injects_only_the_strategy_headers() {
     let gamma = mcp.call_tool(call("gamma_echo")).await.unwrap();
     assert_eq!(gamma.is_error, Some(true));
     let gamma_text = text_of(&gamma);
-    assert!(gamma_text.contains("gamma") && gamma_text.contains("upstream token for `google` is missing"), "{gamma_text}");
+    assert!(
+        gamma_text.contains("gamma") && gamma_text.contains("upstream token for `google` is missing"),
+        "{gamma_text}"
+    );
     assert!(gamma_seen.lock().unwrap().is_empty(), "nothing is sent to a backend whose strategy failed");
 
     let delta = mcp.call_tool(call("delta_echo")).await.unwrap();
@@ -347,7 +352,8 @@ async fn a_session_is_bound_to_its_principal() {
     drop(resp.text().await);
     let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     drop(send(initialized, gw.token("s1"), Some(session.clone())).await.unwrap().text().await);
-    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "beta_echo", "arguments": {}}});
+    let call =
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "beta_echo", "arguments": {}}});
     let text = send(call, other, Some(session)).await.unwrap().text().await.unwrap();
     assert!(text.contains("Unauthorized") && text.contains("\"isError\":true"), "{text}");
 }
@@ -367,4 +373,25 @@ fn upstream_inject_without_an_embedded_server_is_refused_naming_the_backend() {
     let err = Gateway::new(config, None, reqwest::Client::new(), Defects::none()).unwrap_err();
     assert!(matches!(err, GatewayError::UpstreamInjectWithoutEmbeddedServer { .. }));
     assert!(err.to_string().contains("github-mcp"), "{err}");
+}
+
+#[tokio::test]
+async fn works_with_a_client_on_the_latest_protocol_revision() {
+    let (alpha_url, alpha_seen) = start_backend("alpha").await;
+    let outgoing = OutgoingAuthConfig { default: Some(inject("github")), backends: BTreeMap::new() };
+    let gw = start_gateway(vec![backend("alpha", &alpha_url)], outgoing, Defects::none()).await;
+    let custom =
+        HashMap::from([(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", gw.token("s1"))).unwrap())]);
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", gw.base)).custom_headers(custom),
+    );
+    let mcp = ClientConfig::default().serve(transport).await.unwrap();
+    let tools = mcp.list_all_tools().await.unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].name, "alpha_echo");
+    let args = json!({"text": "yo"}).as_object().cloned().unwrap();
+    let out = mcp.call_tool(CallToolRequestParams::new("alpha_echo").with_arguments(args)).await.unwrap();
+    assert!(text_of(&out).contains("alpha:yo"), "{}", text_of(&out));
+    assert!(alpha_seen.lock().unwrap().iter().all(|h| h.get(AUTHORIZATION).unwrap() == "Bearer gh-upstream-token"));
+    let _ = mcp.cancel().await;
 }

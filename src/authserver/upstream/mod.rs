@@ -17,8 +17,16 @@ use super::store::now_unix;
 
 /// Authorization-request parameters the server sets itself; `additionalAuthorizationParams` may
 /// not override them.
-pub const RESERVED_AUTHORIZATION_PARAMS: [&str; 8] =
-    ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "nonce"];
+pub const RESERVED_AUTHORIZATION_PARAMS: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+];
 
 /// Why an upstream leg failed (never shown to the client beyond `server_error`).
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +95,12 @@ impl Upstream {
     ) -> Result<Self, AuthServerError> {
         let field = |f: &str| format!("upstreamProviders[{index}].{f}");
         let (client_id, client_secret, redirect_uri, scopes, params) = match &p.kind {
-            UpstreamKind::Oidc(o) => (&o.client_id, &o.client_secret, &o.redirect_uri, &o.scopes, &o.additional_authorization_params),
-            UpstreamKind::OAuth2(o) => (&o.client_id, &o.client_secret, &o.redirect_uri, &o.scopes, &o.additional_authorization_params),
+            UpstreamKind::Oidc(o) => {
+                (&o.client_id, &o.client_secret, &o.redirect_uri, &o.scopes, &o.additional_authorization_params)
+            }
+            UpstreamKind::OAuth2(o) => {
+                (&o.client_id, &o.client_secret, &o.redirect_uri, &o.scopes, &o.additional_authorization_params)
+            }
         };
         let cfg_block = if matches!(p.kind, UpstreamKind::Oidc(_)) { "oidcConfig" } else { "oauth2Config" };
         if let Some(k) = params.keys().find(|k| RESERVED_AUTHORIZATION_PARAMS.contains(&k.as_str())) {
@@ -109,12 +121,21 @@ impl Upstream {
                     ));
                 }
                 let provider = oidc::OidcProvider::discover(&p.name, o, http).await?;
-                (provider.authorization_endpoint.clone(), provider.token_endpoint.clone(), UpstreamKindRuntime::Oidc(provider))
+                (
+                    provider.authorization_endpoint.clone(),
+                    provider.token_endpoint.clone(),
+                    UpstreamKindRuntime::Oidc(provider),
+                )
             }
             UpstreamKind::OAuth2(o) => {
-                for (f, v) in [("authorizationEndpoint", &o.authorization_endpoint), ("tokenEndpoint", &o.token_endpoint)] {
+                for (f, v) in
+                    [("authorizationEndpoint", &o.authorization_endpoint), ("tokenEndpoint", &o.token_endpoint)]
+                {
                     if url::Url::parse(v).is_err() {
-                        return Err(AuthServerError::config(field(&format!("oauth2Config.{f}")), "not an absolute URL"));
+                        return Err(AuthServerError::config(
+                            field(&format!("oauth2Config.{f}")),
+                            "not an absolute URL",
+                        ));
                     }
                 }
                 (
@@ -148,11 +169,8 @@ impl Upstream {
 
     /// The URL the user agent is sent to for this leg.
     pub fn authorization_url(&self, state: &str, code_challenge: &str, nonce: &str) -> String {
-        let mut pairs: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", &self.redirect_uri),
-        ];
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("response_type", "code"), ("client_id", &self.client_id), ("redirect_uri", &self.redirect_uri)];
         let scope = self.scopes.join(" ");
         if !scope.is_empty() {
             pairs.push(("scope", &scope));
@@ -251,7 +269,9 @@ impl Upstream {
     ) -> Result<Identity, UpstreamError> {
         match &self.kind {
             UpstreamKindRuntime::Oidc(p) => p.identity(http, &self.client_id, tokens, nonce).await,
-            UpstreamKindRuntime::OAuth2 { userinfo: Some(ui) } => oauth2::userinfo_identity(http, ui, &tokens.access_token).await,
+            UpstreamKindRuntime::OAuth2 { userinfo: Some(ui) } => {
+                oauth2::userinfo_identity(http, ui, &tokens.access_token).await
+            }
             UpstreamKindRuntime::OAuth2 { userinfo: None } => Ok(oauth2::synthesize_identity(&tokens.access_token)),
         }
     }
@@ -271,7 +291,11 @@ fn parse_token_body(content_type: &str, body: &[u8]) -> Option<Map<String, Value
     if !text.contains('=') {
         return None;
     }
-    Some(url::form_urlencoded::parse(text.trim().as_bytes()).map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
+    Some(
+        url::form_urlencoded::parse(text.trim().as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect(),
+    )
 }
 
 fn token_response_from(fields: &Map<String, Value>) -> Result<TokenResponse, UpstreamError> {
@@ -297,8 +321,9 @@ mod tests {
 
     #[test]
     fn token_bodies_json_and_form() {
-        let j = parse_token_body("application/json", br#"{"access_token":"a","token_type":"bearer","expires_in":"60"}"#)
-            .unwrap();
+        let j =
+            parse_token_body("application/json", br#"{"access_token":"a","token_type":"bearer","expires_in":"60"}"#)
+                .unwrap();
         let t = token_response_from(&j).unwrap();
         assert_eq!(t.access_token, "a");
         assert_eq!(t.expires_in, Some(60));

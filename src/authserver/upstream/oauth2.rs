@@ -36,8 +36,9 @@ pub async fn userinfo_identity(
         _ => return Err(UpstreamError::UserInfo(format!("{url} did not answer a JSON object"))),
     };
     let m = &cfg.field_mapping;
-    let subject = first_non_empty(&obj, &m.subject_fields)
-        .ok_or_else(|| UpstreamError::UserInfo(format!("none of the subject fields {:?} is present", m.subject_fields)))?;
+    let subject = first_non_empty(&obj, &m.subject_fields).ok_or_else(|| {
+        UpstreamError::UserInfo(format!("none of the subject fields {:?} is present", m.subject_fields))
+    })?;
     Ok(Identity {
         subject,
         name: first_non_empty(&obj, &m.name_fields),

@@ -98,8 +98,10 @@ impl OidcProvider {
         tokens: &TokenResponse,
         nonce: &str,
     ) -> Result<Identity, UpstreamError> {
-        let id_token =
-            tokens.id_token.as_deref().ok_or_else(|| UpstreamError::IdToken("the token response has no id_token".into()))?;
+        let id_token = tokens
+            .id_token
+            .as_deref()
+            .ok_or_else(|| UpstreamError::IdToken("the token response has no id_token".into()))?;
         let claims = self.verify_id_token(http, client_id, id_token).await?;
         match claims.get("nonce").and_then(Value::as_str) {
             Some(n) if crate::authserver::keys::ct_eq(n, nonce) => {}
@@ -110,7 +112,9 @@ impl OidcProvider {
             .get(&self.subject_claim)
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| UpstreamError::IdToken(format!("claim `{}` is missing or not a string", self.subject_claim)))?
+            .ok_or_else(|| {
+                UpstreamError::IdToken(format!("claim `{}` is missing or not a string", self.subject_claim))
+            })?
             .to_owned();
         let string = |k: &str| claims.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
         Ok(Identity { subject, name: string("name"), email: string("email"), synthetic: false })
