@@ -17,7 +17,10 @@ async fn received_github_token(w: &mut ConformanceWorld, backend: String) -> Res
     let want = format!("Bearer {token}");
     verify(
         &mut w.checks,
-        Check::must("upstream-inject.provider-token", "embedded-auth-server-vmcp.mdx#forward-a-stored-upstream-token-upstream-injection"),
+        Check::must(
+            "upstream-inject.provider-token",
+            "embedded-auth-server-vmcp.mdx#forward-a-stored-upstream-token-upstream-injection",
+        ),
         auth.as_deref() == Some(want.as_str()),
         format!("Authorization: {}", redact(&want)),
         format!("Authorization: {:?}", auth.as_deref().map(redact)),
@@ -28,11 +31,16 @@ async fn received_github_token(w: &mut ConformanceWorld, backend: String) -> Res
 async fn received_no_credential(w: &mut ConformanceWorld, backend: String) -> Result<(), String> {
     let requests = w.backend(&backend)?.requests();
     let tool_calls = w.backend(&backend)?.tool_calls().len();
-    let leaked: Vec<String> =
-        requests.iter().filter_map(|r| r.header("authorization").map(|v| format!("{} {}: {}", r.method, r.path, redact(v)))).collect();
+    let leaked: Vec<String> = requests
+        .iter()
+        .filter_map(|r| r.header("authorization").map(|v| format!("{} {}: {}", r.method, r.path, redact(v))))
+        .collect();
     verify(
         &mut w.checks,
-        Check::must("outgoing.unlisted-backend-unauthenticated", "embedded-auth-server-vmcp.mdx#forward-a-stored-upstream-token-upstream-injection"),
+        Check::must(
+            "outgoing.unlisted-backend-unauthenticated",
+            "embedded-auth-server-vmcp.mdx#forward-a-stored-upstream-token-upstream-injection",
+        ),
         !requests.is_empty() && tool_calls > 0 && leaked.is_empty(),
         "requests (including a tools/call) without Authorization",
         format!("{} requests, {tool_calls} tool calls, with Authorization: {leaked:?}", requests.len()),

@@ -37,7 +37,6 @@ impl Check {
 pub struct CheckOutcome {
     pub id: &'static str,
     pub passed: bool,
-    pub message: String,
 }
 
 /// Evaluates `check`: `Ok` when `ok`, else an error (MUST) or a warning (SHOULD) that shows
@@ -50,7 +49,7 @@ pub fn verify(
     actual: impl Display,
 ) -> Result<(), String> {
     if ok {
-        log.push(CheckOutcome { id: check.id, passed: true, message: String::new() });
+        log.push(CheckOutcome { id: check.id, passed: true });
         return Ok(());
     }
     let level = match check.level {
@@ -61,7 +60,7 @@ pub fn verify(
         "[{}] {level} requirement not met ({})\n  expected: {expected}\n  actual:   {actual}",
         check.id, check.source
     );
-    log.push(CheckOutcome { id: check.id, passed: false, message: message.clone() });
+    log.push(CheckOutcome { id: check.id, passed: false });
     match check.level {
         Level::Must => Err(message),
         Level::Should => {

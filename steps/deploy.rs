@@ -18,7 +18,12 @@ const GITHUB_CLIENT_SECRET: &str = "conformance-github-secret";
 const GOOGLE_CLIENT_SECRET: &str = "conformance-google-secret";
 
 #[given(expr = "the documented manifests {string} from {string} section {string}")]
-async fn documented_manifests(w: &mut ConformanceWorld, titles: String, page: String, section: String) -> Result<(), String> {
+async fn documented_manifests(
+    w: &mut ConformanceWorld,
+    titles: String,
+    page: String,
+    section: String,
+) -> Result<(), String> {
     let (_, text) = docs::read_page(&page)?;
     let blocks = docs::extract_blocks(&text);
     for title in titles.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -52,8 +57,12 @@ async fn prerequisite_secrets(w: &mut ConformanceWorld, file: String) -> Result<
 
 #[given("the scenario adds these manifests:")]
 async fn scenario_manifests(w: &mut ConformanceWorld, step: &Step) -> Result<(), String> {
-    let yaml = step.docstring.clone().ok_or("this step needs a docstring with the manifests")?;
-    w.manifests.push(ManifestSource { origin: "feature docstring".into(), yaml, documented: false });
+    let raw = step.docstring.as_deref().ok_or("this step needs a docstring with the manifests")?;
+    w.manifests.push(ManifestSource {
+        origin: "feature docstring".into(),
+        yaml: docstring_text(raw),
+        documented: false,
+    });
     Ok(())
 }
 
@@ -84,13 +93,17 @@ async fn apply(w: &mut ConformanceWorld) -> Result<(), String> {
 }
 
 #[then(expr = "the VirtualMCPServer reports {word}={word} with reason {word}")]
-async fn condition_reported(w: &mut ConformanceWorld, type_: String, status: String, reason: String) -> Result<(), String> {
+async fn condition_reported(
+    w: &mut ConformanceWorld,
+    type_: String,
+    status: String,
+    reason: String,
+) -> Result<(), String> {
     let deployed = w.deployed.as_ref().ok_or("nothing was deployed")?;
     let want = status.eq_ignore_ascii_case("true");
-    let found = deployed
-        .conditions
-        .iter()
-        .find(|c| c.resource.starts_with("VirtualMCPServer/") && c.type_ == type_ && c.status == want && c.reason == reason);
+    let found = deployed.conditions.iter().find(|c| {
+        c.resource.starts_with("VirtualMCPServer/") && c.type_ == type_ && c.status == want && c.reason == reason
+    });
     let all: Vec<String> = deployed.conditions.iter().map(ToString::to_string).collect();
     verify(
         &mut w.checks,
@@ -140,7 +153,10 @@ async fn start_identity_providers(w: &mut ConformanceWorld) {
     if w.google.is_none() {
         w.google = Some(GoogleMock::start(&w.google_client_id, GOOGLE_CLIENT_SECRET).await);
     }
-    for idp in [w.github.as_ref().map(|g| g as &dyn SetUser), w.google.as_ref().map(|g| g as &dyn SetUser)].into_iter().flatten() {
+    for idp in [w.github.as_ref().map(|g| g as &dyn SetUser), w.google.as_ref().map(|g| g as &dyn SetUser)]
+        .into_iter()
+        .flatten()
+    {
         idp.set(w.user.clone());
     }
 }
@@ -221,7 +237,8 @@ fn set_path(doc: &mut serde_json::Value, path: &str, value: &str) -> Result<(), 
     let mut cursor = doc;
     let parts: Vec<&str> = path.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
-        let object = cursor.as_object_mut().ok_or_else(|| format!("{path}: `{}` is not an object", parts[..i].join(".")))?;
+        let object =
+            cursor.as_object_mut().ok_or_else(|| format!("{path}: `{}` is not an object", parts[..i].join(".")))?;
         if i + 1 == parts.len() {
             object.insert((*part).to_string(), serde_json::Value::String(value.to_string()));
             return Ok(());
@@ -231,14 +248,15 @@ fn set_path(doc: &mut serde_json::Value, path: &str, value: &str) -> Result<(), 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn substitution_maps_string_leaves_only() {
-        let mut doc = serde_json::json!({"issuer": "https://auth.example.com", "n": 1, "l": ["<YOUR_GITHUB_CLIENT_ID>"]});
-        substitute(&mut doc, &[("https://auth.example.com".into(), "http://127.0.0.1:1".into()), ("<YOUR_GITHUB_CLIENT_ID>".into(), "id".into())]);
-        assert_eq!(doc, serde_json::json!({"issuer": "http://127.0.0.1:1", "n": 1, "l": ["id"]}));
+/// The docstring's text: gherkin 0.16 keeps the content type (`"""yaml`) as the first line and
+/// the feature file's indentation on every line; drop both.
+fn docstring_text(raw: &str) -> String {
+    let mut lines: Vec<&str> = raw.lines().collect();
+    if lines.first().is_some_and(|l| !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphanumeric())) {
+        lines.remove(0);
     }
+    let indent =
+        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
+        + "\n"
 }

@@ -67,7 +67,8 @@ async fn metadata_field_lists(w: &mut ConformanceWorld, field: String, items: St
     let want: Vec<String> = items.split(',').map(|s| expand(w, s.trim())).collect();
     let metadata = w.metadata.clone().ok_or("the metadata has not been read")?;
     let actual = metadata.get(&field).cloned().unwrap_or(serde_json::Value::Null);
-    let got: Option<Vec<String>> = actual.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
+    let got: Option<Vec<String>> =
+        actual.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect());
     verify(
         &mut w.checks,
         Check::must("as-metadata.list", "RFC 8414 §2; embedded-auth-server-vmcp.mdx#complete-example"),
@@ -111,9 +112,11 @@ pub async fn run_login(w: &mut ConformanceWorld, scope: &str) -> Result<Login, S
         return Err(format!("the token endpoint answered {}: {}", resp.status, resp.body));
     }
     let token_response = resp.json()?;
-    let access_token =
-        token_response["access_token"].as_str().ok_or_else(|| format!("no access_token in {token_response}"))?.to_string();
-    Ok(Login { client_id, redirect_uri: CLIENT_REDIRECT_URI.into(), hops, access_token, token_response })
+    let access_token = token_response["access_token"]
+        .as_str()
+        .ok_or_else(|| format!("no access_token in {token_response}"))?
+        .to_string();
+    Ok(Login { client_id, hops, access_token, token_response })
 }
 
 /// What an MCP client learns before it can log in.
@@ -141,20 +144,27 @@ pub async fn discover(w: &mut ConformanceWorld) -> Result<Endpoints, String> {
         .map_err(|e| format!("POST {mcp_url} failed: {e}"))?;
     let challenge = reply(challenge).await?;
     if challenge.status != 401 {
-        return Err(format!("an MCP request without a token was answered {}, not 401: {}", challenge.status, challenge.body));
+        return Err(format!(
+            "an MCP request without a token was answered {}, not 401: {}",
+            challenge.status, challenge.body
+        ));
     }
     let www = challenge.header("www-authenticate").unwrap_or_default().to_string();
     let prm_url = auth_param(&www, "resource_metadata")
         .ok_or_else(|| format!("the 401 challenge names no resource_metadata: {www:?}"))?;
     let prm = get(w, &prm_url).await?.json()?;
-    let resource = prm["resource"].as_str().ok_or_else(|| format!("the resource metadata has no resource: {prm}"))?.to_string();
+    let resource =
+        prm["resource"].as_str().ok_or_else(|| format!("the resource metadata has no resource: {prm}"))?.to_string();
     let issuer = prm["authorization_servers"][0]
         .as_str()
         .ok_or_else(|| format!("the resource metadata names no authorization server: {prm}"))?
         .to_string();
     let metadata = get(w, &format!("{issuer}/.well-known/oauth-authorization-server")).await?.json()?;
     let field = |name: &str| {
-        metadata[name].as_str().map(String::from).ok_or_else(|| format!("the authorization server metadata has no {name}: {metadata}"))
+        metadata[name]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| format!("the authorization server metadata has no {name}: {metadata}"))
     };
     Ok(Endpoints {
         resource,
@@ -183,7 +193,10 @@ pub async fn register(w: &mut ConformanceWorld, registration: &str) -> Result<St
     if registered.status != 201 {
         return Err(format!("registration answered {}, not 201: {}", registered.status, registered.body));
     }
-    registered.json()?["client_id"].as_str().map(String::from).ok_or_else(|| "the registration response has no client_id".into())
+    registered.json()?["client_id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| "the registration response has no client_id".into())
 }
 
 /// A PKCE verifier and its S256 challenge (RFC 7636 §4).
@@ -228,7 +241,11 @@ impl AuthorizeParams {
 /// Sends the authorization request and follows every redirect like a browser would, through
 /// each upstream leg, until the authorization server sends the user back to the client.
 /// Returns the hops and the code.
-pub async fn authorize(w: &mut ConformanceWorld, endpoints: &Endpoints, params: &AuthorizeParams) -> Result<(Vec<String>, String), String> {
+pub async fn authorize(
+    w: &mut ConformanceWorld,
+    endpoints: &Endpoints,
+    params: &AuthorizeParams,
+) -> Result<(Vec<String>, String), String> {
     let query = authorize_until_client(w, endpoints, params).await?;
     if let Some(error) = query.1.get("error") {
         return Err(format!("the login ended with error={error}: {:?}", query.1.get("error_description")));
@@ -246,7 +263,8 @@ pub async fn authorize_until_client(
     endpoints: &Endpoints,
     params: &AuthorizeParams,
 ) -> Result<(Vec<String>, std::collections::HashMap<String, String>), String> {
-    let mut url = reqwest::Url::parse(&endpoints.authorization).map_err(|e| format!("authorization_endpoint {:?}: {e}", endpoints.authorization))?;
+    let mut url = reqwest::Url::parse(&endpoints.authorization)
+        .map_err(|e| format!("authorization_endpoint {:?}: {e}", endpoints.authorization))?;
     {
         let mut pairs = url.query_pairs_mut();
         for (k, v) in &params.0 {
@@ -259,7 +277,13 @@ pub async fn authorize_until_client(
 }
 
 /// The token request for an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707).
-pub async fn redeem(w: &mut ConformanceWorld, endpoints: &Endpoints, client_id: &str, code: &str, verifier: &str) -> Result<HttpReply, String> {
+pub async fn redeem(
+    w: &mut ConformanceWorld,
+    endpoints: &Endpoints,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<HttpReply, String> {
     let resp = w
         .http
         .post(&endpoints.token)
@@ -316,7 +340,9 @@ fn random_token(bytes: usize) -> String {
 /// The claims of a JWT, decoded without verification (the target verifies; the harness reads).
 pub fn claims(jwt: &str) -> Result<serde_json::Value, String> {
     let payload = jwt.split('.').nth(1).ok_or("the access token is not a JWT (no payload segment)")?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).map_err(|e| format!("JWT payload is not base64url: {e}"))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| format!("JWT payload is not base64url: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| format!("JWT payload is not JSON: {e}"))
 }
 
@@ -364,7 +390,8 @@ async fn audience_is(w: &mut ConformanceWorld, documented: String) -> Result<(),
     let want = documented.replace("https://mcp.example.com", &w.base_url());
     let claims = claims(&w.login()?.access_token)?;
     let aud = &claims["aud"];
-    let ok = aud.as_str() == Some(want.as_str()) || aud.as_array().is_some_and(|a| a.iter().any(|v| v.as_str() == Some(&want)));
+    let ok = aud.as_str() == Some(want.as_str())
+        || aud.as_array().is_some_and(|a| a.iter().any(|v| v.as_str() == Some(&want)));
     verify(
         &mut w.checks,
         Check::must("jwt.audience", "RFC 8707 §2; embedded-auth-server-vmcp.mdx#validate-the-issued-jwts"),
@@ -379,12 +406,13 @@ async fn lifespan_is(w: &mut ConformanceWorld, seconds: i64) -> Result<(), Strin
     let claims = claims(&w.login()?.access_token)?;
     let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
     let lifetime = exp.zip(iat).map(|(e, i)| e - i);
+    let expires_in = w.login()?.token_response["expires_in"].as_i64();
     verify(
         &mut w.checks,
         Check::must("lifespan.access-token", "embedded-auth-server-vmcp.mdx#configure-the-embedded-auth-server"),
-        lifetime == Some(seconds),
-        format!("exp - iat = {seconds}"),
-        format!("exp - iat = {lifetime:?} (iat {iat:?}, exp {exp:?})"),
+        lifetime == Some(seconds) && expires_in == Some(seconds),
+        format!("exp - iat = {seconds} and expires_in = {seconds}"),
+        format!("exp - iat = {lifetime:?} (iat {iat:?}, exp {exp:?}), expires_in = {expires_in:?}"),
     )
 }
 

@@ -47,7 +47,10 @@ async fn tool_listed(w: &mut ConformanceWorld, tool: String) -> Result<(), Strin
     let listed = w.tools.contains(&tool);
     verify(
         &mut w.checks,
-        Check::must("aggregation.prefixed-tool", "vmcp.mdx; VirtualMCPServer config.aggregation prefixFormat {workload}_"),
+        Check::must(
+            "aggregation.prefixed-tool",
+            "vmcp.mdx; VirtualMCPServer config.aggregation prefixFormat {workload}_",
+        ),
         listed,
         format!("{tool} among the tools"),
         format!("{:?}", w.tools),
@@ -113,8 +116,11 @@ fn forge(jwt: &str) -> Result<String, String> {
         .ok_or("the access token has no JSON header")?;
     let claims = super::login::claims(jwt)?;
     let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-        .map_err(|e| format!("key generation failed: {e}"))?;
+    let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .map_err(|e| format!("key generation failed: {e}"))?;
     let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
     let mut forged_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     forged_header.kid = header["kid"].as_str().map(String::from);
@@ -143,10 +149,18 @@ async fn refused(w: &mut ConformanceWorld, error: String) -> Result<(), String> 
     let actual_error = auth_param(&www, "error");
     verify(
         &mut w.checks,
-        Check::must("incoming.token-refused", "RFC 6750 §3.1; authentication.mdx"),
-        r.status == 401 && actual_error.as_deref() == Some(error.as_str()),
-        format!("401 with WWW-Authenticate error=\"{error}\""),
+        Check::must("incoming.token-refused", "authentication.mdx#incoming-authentication; RFC 6750 §3"),
+        r.status == 401 && www.starts_with("Bearer"),
+        "401 with a Bearer challenge",
         format!("{} with WWW-Authenticate: {www:?}; body {}", r.status, r.body),
+    )?;
+    // RFC 6750 §3.1: a request that carried a token which failed SHOULD name the error.
+    verify(
+        &mut w.checks,
+        Check::should("incoming.invalid-token-error", "RFC 6750 §3.1"),
+        actual_error.as_deref() == Some(error.as_str()),
+        format!("error=\"{error}\""),
+        format!("error={actual_error:?}"),
     )
 }
 

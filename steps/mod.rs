@@ -18,5 +18,3 @@ pub mod world;
 pub(crate) mod suite_prelude {
     pub use super::checks::{Check, CheckOutcome, verify};
 }
-
-pub use world::ConformanceWorld;

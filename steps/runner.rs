@@ -59,8 +59,11 @@ pub struct Totals {
 struct ScenarioRecord {
     feature_path: String,
     passed: Option<bool>,
+    scenario: String,
     tags: Vec<String>,
     blocks: Vec<String>,
+    /// Ids of the checks that failed (MUST) or warned (SHOULD) in this scenario.
+    failed_checks: Vec<String>,
 }
 
 static RECORDS: Mutex<BTreeMap<(String, usize), ScenarioRecord>> = Mutex::new(BTreeMap::new());
@@ -81,11 +84,17 @@ pub async fn run(options: RunOptions) -> Result<Totals, String> {
     let json = std::fs::File::create(&options.json).map_err(|e| format!("{}: {e}", options.json.display()))?;
     let tags: Option<TagOperation> =
         options.tags.as_deref().map(|t| t.parse().map_err(|e| format!("bad tag expression {t:?}: {e}"))).transpose()?;
-    let name = options.name.as_deref().map(regex::Regex::new).transpose().map_err(|e| format!("bad name filter: {e}"))?;
+    let name =
+        options.name.as_deref().map(regex::Regex::new).transpose().map_err(|e| format!("bad name filter: {e}"))?;
     let root = features_root();
-    let paths: Vec<PathBuf> = options.paths.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
-    let mut cli = cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default();
-    cli.runner.concurrency = Some(options.concurrency);
+    let paths: Vec<PathBuf> =
+        options.paths.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
+    // Tags and names are filtered below (cucumber ignores a custom filter once it has tags).
+    let cli = <cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> as clap::Parser>::parse_from([
+        "vmcp-conformance".to_string(),
+        "--concurrency".to_string(),
+        options.concurrency.to_string(),
+    ]);
 
     let filter = move |feature: &cucumber::gherkin::Feature,
                        rule: Option<&cucumber::gherkin::Rule>,
@@ -145,10 +154,12 @@ fn record(
         .unwrap_or_else(|| feature.name.clone());
     let tags = feature.tags.iter().chain(scenario.tags.iter()).cloned().collect();
     let blocks = world.map(ConformanceWorld::documented_blocks).unwrap_or_default();
+    let failed_checks =
+        world.map(|w| w.checks.iter().filter(|c| !c.passed).map(|c| c.id.to_string()).collect()).unwrap_or_default();
     let mut records = RECORDS.lock().unwrap_or_else(|p| p.into_inner());
     records.insert(
         (feature_path.clone(), scenario.position.line),
-        ScenarioRecord { feature_path, passed, tags, blocks },
+        ScenarioRecord { feature_path, scenario: scenario.name.clone(), passed, tags, blocks, failed_checks },
     );
 }
 
@@ -184,11 +195,18 @@ fn summarize(options: &RunOptions) -> Totals {
         }
     }
     claims_passing.retain(|c| !claims_failing.contains(c));
+    let flagged: Vec<&ScenarioRecord> = records.values().filter(|r| !r.failed_checks.is_empty()).collect();
     let not_applicable = not_applicable_claims();
     println!();
     println!("Conformance summary (target: {:?}{})", options.target, defects_note(&options.defects));
     for (feature, t) in &per_feature {
         println!("  {feature}: {} passed, {} failed, {} skipped", t.passed, t.failed, t.skipped);
+    }
+    if !flagged.is_empty() {
+        println!("Checks not met (MUST fails the scenario, SHOULD only warns):");
+        for r in &flagged {
+            println!("  {} / {}: {}", r.feature_path, r.scenario, r.failed_checks.join(", "));
+        }
     }
     println!("Doc sections exercised ({}):", sections.len());
     for s in &sections {

@@ -48,7 +48,6 @@ pub struct ManifestSource {
 #[derive(Debug, Clone, Default)]
 pub struct Login {
     pub client_id: String,
-    pub redirect_uri: String,
     /// Origins the user agent was sent to, in order (the upstream chain, then the client).
     pub hops: Vec<String>,
     pub access_token: String,
@@ -100,11 +99,11 @@ pub struct ConformanceWorld {
 }
 
 impl ConformanceWorld {
-    async fn new() -> Result<Self, String> {
+    async fn new() -> Result<Self, std::io::Error> {
         let config = harness();
         let target: Box<dyn Target> = match config.target {
             TargetKind::Reference => {
-                Box::new(ReferenceTarget::bind(config.defects.clone()).await.map_err(|e| e.to_string())?)
+                Box::new(ReferenceTarget::bind(config.defects.clone()).await.map_err(std::io::Error::other)?)
             }
         };
         Ok(Self {
@@ -145,7 +144,10 @@ impl ConformanceWorld {
 
     pub fn backend(&self, name: &str) -> Result<&MockBackend, String> {
         self.backends.get(name).ok_or_else(|| {
-            format!("no mock backend named {name}; the deployed group has {:?}", self.backends.keys().collect::<Vec<_>>())
+            format!(
+                "no mock backend named {name}; the deployed group has {:?}",
+                self.backends.keys().collect::<Vec<_>>()
+            )
         })
     }
 

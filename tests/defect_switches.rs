@@ -14,7 +14,11 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case { defect: "inject-wrong-provider-token", tags: "@claim-O15", failing_check: "upstream-inject.provider-token" },
-    Case { defect: "leak-client-authorization", tags: "@claim-N1", failing_check: "outgoing.unlisted-backend-unauthenticated" },
+    Case {
+        defect: "leak-client-authorization",
+        tags: "@claim-N1",
+        failing_check: "outgoing.unlisted-backend-unauthenticated",
+    },
     Case { defect: "skip-signature-check", tags: "@claim-J1", failing_check: "incoming.token-refused" },
     Case { defect: "skip-expiry-check", tags: "@claim-L2 and @slow", failing_check: "incoming.token-refused" },
     Case { defect: "double-access-token-lifespan", tags: "@claim-L1", failing_check: "lifespan.access-token" },
@@ -38,16 +42,14 @@ fn run_with_defect(case: &Case) -> (bool, String) {
 
 #[test]
 fn every_defect_switch_fails_the_scenarios_that_cover_it() {
-    let handles: Vec<_> = CASES
-        .iter()
-        .map(|case| std::thread::spawn(move || (case, run_with_defect(case))))
-        .collect();
+    let handles: Vec<_> = CASES.iter().map(|case| std::thread::spawn(move || (case, run_with_defect(case)))).collect();
     let mut problems = Vec::new();
     for handle in handles {
         let (case, (succeeded, text)) = handle.join().expect("defect run thread");
         let closing = text.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or("").to_string();
         if succeeded {
-            problems.push(format!("--defect {} passed `{}` ({closing}): the check cannot fail", case.defect, case.tags));
+            problems
+                .push(format!("--defect {} passed `{}` ({closing}): the check cannot fail", case.defect, case.tags));
         } else if !text.contains(&format!("[{}]", case.failing_check)) {
             problems.push(format!(
                 "--defect {} failed, but not on check [{}]:\n{}",

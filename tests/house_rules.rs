@@ -6,7 +6,12 @@ use std::path::Path;
 #[test]
 fn steps_do_not_import_the_reference_implementation() {
     let steps = Path::new(env!("CARGO_MANIFEST_DIR")).join("steps");
-    let forbidden = ["vmcp_conformance::authserver", "vmcp_conformance::vmcp", "vmcp_conformance::storage", "vmcp_conformance::bundle"];
+    let forbidden = [
+        "vmcp_conformance::authserver",
+        "vmcp_conformance::vmcp",
+        "vmcp_conformance::storage",
+        "vmcp_conformance::bundle",
+    ];
     let mut offenders = Vec::new();
     for entry in std::fs::read_dir(&steps).expect("steps/ exists") {
         let path = entry.expect("readable dir entry").path();

@@ -163,7 +163,7 @@ pub struct RuntimeConfig {
 pub enum StorageConfig {
     #[default]
     Memory,
-    Redis(RedisConfig),
+    Redis(Box<RedisConfig>),
 }
 
 /// `storage.redis` with Secrets resolved.
@@ -371,3 +371,5 @@ fn decode_document(doc: Value, index: usize, line: u64) -> Result<Resource, Bund
     }
     Ok(resource)
 }
+#[cfg(test)]
+mod tmp_doc;

@@ -523,7 +523,7 @@ impl<'a> Ctx<'a> {
                 None if source == OutgoingAuthSource::Discovered => discovered_ref.clone(),
                 None => None,
             };
-            let explicit = explicit.or_else(|| if default_discovers { discovered_ref } else { None });
+            let explicit = explicit.or(if default_discovers { discovered_ref } else { None });
             match explicit {
                 Some((route, name)) => match self.resolve(&route, name, &mut eac_check, &mut used) {
                     Ok(s) => {
@@ -941,7 +941,7 @@ impl<'a> Ctx<'a> {
             return StorageConfig::Memory;
         };
         match self.redis(redis, at, check) {
-            Some(r) => StorageConfig::Redis(r),
+            Some(r) => StorageConfig::Redis(Box::new(r)),
             None => StorageConfig::Memory,
         }
     }

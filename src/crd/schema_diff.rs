@@ -90,6 +90,8 @@ pub struct SchemaDiff {
     pub mismatches: Vec<Mismatch>,
     /// Upstream field paths we do not model (including those inside subtrees we keep opaque).
     pub unmodelled: Vec<String>,
+    /// How many of our field paths were compared.
+    pub checked: usize,
 }
 
 /// Compares `ours` with `upstream`, both rooted at `path` (e.g. `spec`).
@@ -122,6 +124,7 @@ fn walk(ours: &Value, up: &Value, path: &str, diff: &mut SchemaDiff) {
             let up_required = required(up);
             for (name, sub) in op {
                 let sub_path = format!("{path}.{name}");
+                diff.checked += 1;
                 match upp.get(name) {
                     Some(usub) => walk(sub, usub, &sub_path, diff),
                     None if up_open => {}

@@ -21,14 +21,12 @@ pub fn docs_root() -> PathBuf {
 /// Reads one page (`guides-vmcp/embedded-auth-server-vmcp.mdx`) of the docs snapshot.
 pub fn read_page(page: &str) -> Result<(PathBuf, String), String> {
     let path = docs_root().join(page);
-    std::fs::read(&path)
-        .map(|bytes| (path.clone(), String::from_utf8_lossy(&bytes).into_owned()))
-        .map_err(|e| {
-            format!(
-                "cannot read the docs page {}: {e}. The suite reads ToolHive's docs at run time; \
+    std::fs::read(&path).map(|bytes| (path.clone(), String::from_utf8_lossy(&bytes).into_owned())).map_err(|e| {
+        format!(
+            "cannot read the docs page {}: {e}. The suite reads ToolHive's docs at run time; \
                  set VMCP_CONFORMANCE_DOCS to the folder holding guides-vmcp/, concepts/, … \
                  (the docs-website's docs/toolhive)",
-                path.display()
-            )
-        })
+            path.display()
+        )
+    })
 }
