@@ -371,5 +371,3 @@ fn decode_document(doc: Value, index: usize, line: u64) -> Result<Resource, Bund
     }
     Ok(resource)
 }
-#[cfg(test)]
-mod tmp_doc;

@@ -377,6 +377,7 @@ impl<'a> Ctx<'a> {
             return None;
         };
         let mut valid = Check::new("Valid", "Valid");
+        valid.ok_message = "issuer and jwksUrl are well-formed".into();
         let issuer = match cfg.spec.type_ {
             OidcConfigType::Inline => match &cfg.spec.inline {
                 Some(inline) => {
