@@ -5,6 +5,7 @@
 //! Steps (in `steps/`) only ever use [`target`] and HTTP, never the reference's internals.
 
 pub mod authserver;
+pub mod bench;
 pub mod bundle;
 pub mod crd;
 pub mod defects;

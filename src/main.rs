@@ -24,6 +24,14 @@ enum Command {
     Run(RunArgs),
     /// List the reference target's test-only defect switches.
     Defects,
+    /// Run a benchmark and print its figures (`vmcp-conformance bench --list` names them).
+    Bench {
+        /// The benchmark to run.
+        name: Option<String>,
+        /// List the benchmarks.
+        #[arg(long)]
+        list: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +81,30 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run(args),
+        Command::Bench { name, list } => bench(name, list),
+    }
+}
+
+fn bench(name: Option<String>, list: bool) -> ExitCode {
+    let Some(name) = name.filter(|_| !list) else {
+        for (name, what) in vmcp_conformance::bench::BENCHES {
+            println!("{name:12} {what}");
+        }
+        return ExitCode::SUCCESS;
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(vmcp_conformance::bench::run(&name)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vmcp-conformance bench {name}: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -96,6 +96,10 @@ pub struct ConformanceWorld {
     pub tools: Vec<String>,
     pub last_call: Option<rmcp::model::CallToolResult>,
     pub checks: Vec<CheckOutcome>,
+    /// Per-domain scenario state owned by one step module (a Redis topology handle, a second
+    /// target, …): `w.ext.get_or_insert_default::<MyState>()`. Keeps this struct stable while
+    /// step modules grow.
+    pub ext: http::Extensions,
 }
 
 impl ConformanceWorld {
@@ -126,6 +130,7 @@ impl ConformanceWorld {
             tools: Vec::new(),
             last_call: None,
             checks: Vec::new(),
+            ext: http::Extensions::new(),
         })
     }
 
