@@ -27,6 +27,140 @@ pub enum Defect {
     DoubleAccessTokenLifespan,
     /// The discovery document omits `registration_endpoint`.
     OmitRegistrationEndpoint,
+    /// `disableUpstreamTokenInjection: true` is ignored: `upstreamInject` still injects.
+    IgnoreDisableUpstreamTokenInjection,
+    /// `disableUpstreamTokenInjection: true` combined with `tokenExchange`/`awsSts` is accepted.
+    AllowInjectionDisabledWithExchange,
+    /// Client headers not in `passthroughHeaders` are forwarded too.
+    PassthroughUnlistedHeaders,
+    /// A forwarded client header overrides the header a backend strategy set.
+    PassthroughOverridesStrategy,
+    /// `tokenExchange` uses the other subject (upstream token vs. vMCP JWT) than configured.
+    ExchangeSwapSubject,
+    /// The RFC 8693 request omits `audience`.
+    ExchangeOmitAudience,
+    /// The backend receives the exchange's subject token instead of the exchanged token.
+    ExchangeForwardSubjectToken,
+    /// `headerInjection` adds nothing.
+    SkipHeaderInjection,
+    /// `outgoingAuth.default` is ignored.
+    IgnoreOutgoingDefault,
+    /// With `incomingAuth.type: anonymous`, requests without a token are refused.
+    AnonymousRequiresToken,
+    /// Opaque tokens are accepted without RFC 7662 introspection.
+    SkipIntrospection,
+    /// A token with an unknown `kid` does not refresh the cached JWKS (key rotation breaks).
+    NoJwksRefetch,
+    /// `kubernetesServiceAccount.serviceAccount`/`namespace` do not restrict the accepted `sub`.
+    IgnoreRequiredSubject,
+    /// XAA Step A omits `resource` (`targetResource`).
+    XaaOmitResource,
+    /// XAA sends the ID-JAG to the backend instead of the target AS's access token.
+    XaaForwardIdJag,
+    /// A body that is not JSON-RPC gets rmcp's plain-text 415 instead of a JSON-RPC parse error.
+    RawParseError,
+    /// The gateway reads MCP request bodies of any size (64 MiB).
+    GatewayNoBodyLimit,
+    /// authorizationEndpointBaseUrl moves every endpoint, not only authorization_endpoint.
+    AuthorizationBaseOverridesAll,
+    /// scopes_supported advertises the defaults instead of oidcConfigRef.scopes.
+    ScopesSupportedIgnoresConfig,
+    /// an http:// issuer on a non-loopback host is accepted without insecureAllowHTTP.
+    AllowHttpIssuer,
+    /// insecureAllowHTTP is ignored: an http:// non-loopback issuer is always rejected.
+    IgnoreInsecureAllowHttp,
+    /// an MCPOIDCConfig issuer differing from authServerConfig.issuer is accepted.
+    IgnoreIssuerMismatch,
+    /// HMAC secrets shorter than 32 bytes are accepted.
+    AcceptShortHmacSecret,
+    /// the ephemeral signing key survives a restart (one key per process).
+    ReuseEphemeralSigningKey,
+    /// signingKeySecretRefs are ignored: an ephemeral key signs.
+    IgnoreSigningKeyRefs,
+    /// only the first signingKeySecretRef verifies tokens; fallback keys are dropped.
+    DropFallbackSigningKeys,
+    /// expired authorization codes are still redeemed.
+    IgnoreAuthCodeLifespan,
+    /// an authorization code can be redeemed twice.
+    AllowCodeReuse,
+    /// a rotated-out refresh token is accepted again.
+    AllowRefreshReplay,
+    /// a refresh token is accepted from a client it was not issued to.
+    AllowRefreshByOtherClient,
+    /// code_challenge_method=plain is accepted at /oauth/authorize.
+    AcceptPlainPkce,
+    /// a redirect_uri that only starts with a registered one is accepted.
+    LooseRedirectUriMatch,
+    /// authorization requests without state (or a short one) are accepted.
+    AcceptMissingState,
+    /// scopes the client did not register are granted.
+    AcceptUnregisteredScope,
+    /// invalid_client after HTTP Basic lacks WWW-Authenticate.
+    InvalidClientWithoutChallenge,
+    /// token endpoint errors lack Cache-Control: no-store.
+    OAuthErrorsCacheable,
+    /// an unknown grant_type gets invalid_request instead of unsupported_grant_type.
+    UnknownGrantAsInvalidRequest,
+    /// The authorization server's routes accept request bodies of any size.
+    NoBodyLimit,
+    /// `baselineClientScopes` are not merged into registered clients.
+    IgnoreBaselineScopes,
+    /// URL client IDs are resolved as CIMD documents even when `cimd.enabled` is false.
+    CimdIgnoresEnabled,
+    /// Upstream DCR omits the initial access token.
+    DcrIgnoreInitialAccessToken,
+    /// `tokenResponseMapping` is ignored: tokens are read from the top level.
+    IgnoreTokenResponseMapping,
+    /// `userInfo` is used even when `identityFromToken` is set.
+    UserinfoWinsOverIdentityFromToken,
+    /// A failed `identityFromToken` extraction falls back to `userInfo`, else a synthesized identity.
+    IdentityFromTokenFallsBack,
+    /// The `@upstreamjwt` modifier is not understood.
+    NoUpstreamJwtModifier,
+    /// The client ID issued by upstream DCR is not used for the upstream flow.
+    DcrIgnoreIssuedCredentials,
+    /// Upstream DCR credentials are kept per process, so memory storage wrongly reuses them.
+    DcrCredentialsSurviveRestart,
+    /// CIMD documents are fetched on every use (no cache).
+    CimdNoCache,
+    /// CIMD documents whose client_id differs from their URL are accepted.
+    CimdSkipClientIdCheck,
+    /// CIMD documents declaring a shared-secret token_endpoint_auth_method are accepted.
+    CimdAllowSharedSecret,
+    /// CIMD documents skip the redirect_uris, grant/response types and scope rules.
+    CimdSkipDocumentRules,
+    /// The discovery document omits client_id_metadata_document_supported.
+    OmitCimdSupported,
+    /// Baseline scopes outside the supported scopes pass admission.
+    AcceptUnsupportedBaselineScopes,
+    /// Dynamic registration accepts any redirect URI (http on any host, javascript:, …).
+    SkipRedirectUriValidation,
+    /// Dynamic registration accepts scopes outside `scopes_supported`.
+    RegisterAcceptsUnsupportedScope,
+    /// An OIDC upstream without `scopes` is asked for `openid` only.
+    OidcDefaultScopesOpenidOnly,
+    /// `additionalAuthorizationParams` are not sent to the upstream.
+    DropAdditionalAuthorizationParams,
+    /// `userInfo.additionalHeaders` are not sent with the userinfo request.
+    DropUserInfoHeaders,
+    /// `storage.type: redis` is ignored: sessions stay in memory and a restart loses them.
+    IgnoreRedisStorage,
+    /// Redis keys are written under `thv:auth:` without the `{<namespace>:<name>}:` part.
+    RedisKeysOutsidePrefix,
+    /// Redis writes are acknowledged without waiting for a replica (no `WAIT`).
+    RedisSkipWait,
+    /// Memory storage survives a restart (one store per process instead of per start).
+    MemorySurvivesRestart,
+    /// The Redis ACL user is ignored: the storage connects as the default user.
+    RedisIgnoreAclUser,
+    /// The Redis storage sends `ROLE` (outside the documented ACL) and ignores the refusal.
+    RedisProbeRole,
+    /// Redis read failures are reported as absent records (tokens silently dropped).
+    RedisSwallowErrors,
+    /// The Redis storage never reconnects nor re-resolves the master after a connection breaks.
+    RedisNoReconnect,
+    /// Redis `take` reads without deleting (`GET` instead of `GETDEL`): single-use records are not.
+    RedisTakeKeepsRecord,
 }
 
 impl Defect {
@@ -59,6 +193,221 @@ impl Defect {
             Defect::OmitRegistrationEndpoint,
             "omit-registration-endpoint",
             "RFC 8414 metadata lacks registration_endpoint",
+        ),
+        (
+            Defect::IgnoreDisableUpstreamTokenInjection,
+            "ignore-disable-upstream-token-injection",
+            "upstreamInject still injects with disableUpstreamTokenInjection: true",
+        ),
+        (
+            Defect::AllowInjectionDisabledWithExchange,
+            "allow-injection-disabled-with-exchange",
+            "disableUpstreamTokenInjection with tokenExchange/awsSts is accepted at start-up",
+        ),
+        (
+            Defect::PassthroughUnlistedHeaders,
+            "passthrough-unlisted-headers",
+            "client headers outside passthroughHeaders reach backends",
+        ),
+        (
+            Defect::PassthroughOverridesStrategy,
+            "passthrough-overrides-strategy",
+            "a forwarded client header overrides the backend strategy's header",
+        ),
+        (Defect::ExchangeSwapSubject, "exchange-swap-subject", "tokenExchange picks the wrong subject token"),
+        (Defect::ExchangeOmitAudience, "exchange-omit-audience", "the RFC 8693 request lacks audience"),
+        (
+            Defect::ExchangeForwardSubjectToken,
+            "exchange-forward-subject-token",
+            "the backend receives the subject token, not the exchanged one",
+        ),
+        (Defect::SkipHeaderInjection, "skip-header-injection", "headerInjection adds no header"),
+        (Defect::IgnoreOutgoingDefault, "ignore-outgoing-default", "outgoingAuth.default is not applied"),
+        (
+            Defect::AnonymousRequiresToken,
+            "anonymous-requires-token",
+            "incomingAuth anonymous refuses requests without a token",
+        ),
+        (Defect::SkipIntrospection, "skip-introspection", "opaque tokens are accepted without introspection"),
+        (Defect::NoJwksRefetch, "no-jwks-refetch", "an unknown kid does not refresh the JWKS (no key rotation)"),
+        (
+            Defect::IgnoreRequiredSubject,
+            "ignore-required-subject",
+            "any service account's token is accepted despite serviceAccount/namespace",
+        ),
+        (Defect::XaaOmitResource, "xaa-omit-resource", "XAA Step A lacks the RFC 8707 resource"),
+        (Defect::XaaForwardIdJag, "xaa-forward-id-jag", "the backend receives the ID-JAG, not the access token"),
+        (Defect::RawParseError, "raw-parse-error", "malformed JSON-RPC gets a plain-text 415"),
+        (Defect::GatewayNoBodyLimit, "gateway-no-body-limit", "MCP request bodies are not limited to 1 MiB"),
+        (
+            Defect::AuthorizationBaseOverridesAll,
+            "authorization-base-overrides-all",
+            "authorizationEndpointBaseUrl moves every endpoint, not only authorization_endpoint",
+        ),
+        (
+            Defect::ScopesSupportedIgnoresConfig,
+            "scopes-supported-ignores-config",
+            "scopes_supported advertises the defaults instead of oidcConfigRef.scopes",
+        ),
+        (
+            Defect::AllowHttpIssuer,
+            "allow-http-issuer",
+            "an http:// issuer on a non-loopback host is accepted without insecureAllowHTTP",
+        ),
+        (
+            Defect::IgnoreInsecureAllowHttp,
+            "ignore-insecure-allow-http",
+            "insecureAllowHTTP is ignored: http:// issuers are always rejected",
+        ),
+        (
+            Defect::IgnoreIssuerMismatch,
+            "ignore-issuer-mismatch",
+            "an MCPOIDCConfig issuer differing from authServerConfig.issuer is accepted",
+        ),
+        (Defect::AcceptShortHmacSecret, "accept-short-hmac-secret", "HMAC secrets shorter than 32 bytes are accepted"),
+        (
+            Defect::ReuseEphemeralSigningKey,
+            "reuse-ephemeral-signing-key",
+            "the ephemeral signing key survives a restart (one key per process)",
+        ),
+        (
+            Defect::IgnoreSigningKeyRefs,
+            "ignore-signing-key-refs",
+            "signingKeySecretRefs are ignored: an ephemeral key signs",
+        ),
+        (
+            Defect::DropFallbackSigningKeys,
+            "drop-fallback-signing-keys",
+            "only the first signingKeySecretRef verifies tokens; fallback keys are dropped",
+        ),
+        (Defect::IgnoreAuthCodeLifespan, "ignore-auth-code-lifespan", "expired authorization codes are still redeemed"),
+        (Defect::AllowCodeReuse, "allow-code-reuse", "an authorization code can be redeemed twice"),
+        (Defect::AllowRefreshReplay, "allow-refresh-replay", "a rotated-out refresh token is accepted again"),
+        (
+            Defect::AllowRefreshByOtherClient,
+            "allow-refresh-by-other-client",
+            "a refresh token is accepted from a client it was not issued to",
+        ),
+        (Defect::AcceptPlainPkce, "accept-plain-pkce", "code_challenge_method=plain is accepted at /oauth/authorize"),
+        (
+            Defect::LooseRedirectUriMatch,
+            "loose-redirect-uri-match",
+            "a redirect_uri that only starts with a registered one is accepted",
+        ),
+        (
+            Defect::AcceptMissingState,
+            "accept-missing-state",
+            "authorization requests without state (or a short one) are accepted",
+        ),
+        (
+            Defect::AcceptUnregisteredScope,
+            "accept-unregistered-scope",
+            "scopes the client did not register are granted",
+        ),
+        (
+            Defect::InvalidClientWithoutChallenge,
+            "invalid-client-without-challenge",
+            "invalid_client after HTTP Basic lacks WWW-Authenticate",
+        ),
+        (Defect::OAuthErrorsCacheable, "oauth-errors-cacheable", "token endpoint errors lack Cache-Control: no-store"),
+        (
+            Defect::AcceptUnsupportedBaselineScopes,
+            "accept-unsupported-baseline-scopes",
+            "baselineClientScopes outside the supported scopes pass admission",
+        ),
+        (
+            Defect::DcrIgnoreInitialAccessToken,
+            "dcr-ignore-initial-access-token",
+            "upstream registration omits the initial access token",
+        ),
+        (
+            Defect::DcrCredentialsSurviveRestart,
+            "dcr-credentials-survive-restart",
+            "upstream DCR credentials outlive a memory-storage restart",
+        ),
+        (
+            Defect::DcrIgnoreIssuedCredentials,
+            "dcr-ignore-issued-credentials",
+            "the upstream flow does not use the DCR-issued client ID",
+        ),
+        (
+            Defect::IgnoreTokenResponseMapping,
+            "ignore-token-response-mapping",
+            "tokenResponseMapping is ignored (top-level tokens used)",
+        ),
+        (
+            Defect::UserinfoWinsOverIdentityFromToken,
+            "userinfo-wins-over-identity-from-token",
+            "userInfo is called although identityFromToken is set",
+        ),
+        (
+            Defect::IdentityFromTokenFallsBack,
+            "identity-from-token-falls-back",
+            "a failed identityFromToken extraction falls back (userInfo, else a synthesized identity)",
+        ),
+        (Defect::NoUpstreamJwtModifier, "no-upstreamjwt-modifier", "the @upstreamjwt gjson modifier is not understood"),
+        (Defect::CimdIgnoresEnabled, "cimd-ignores-enabled", "URL client IDs are resolved with CIMD off"),
+        (Defect::CimdNoCache, "cimd-no-cache", "CIMD documents are fetched on every use"),
+        (Defect::CimdSkipClientIdCheck, "cimd-skip-client-id-check", "a CIMD client_id may differ from its URL"),
+        (
+            Defect::CimdAllowSharedSecret,
+            "cimd-allow-shared-secret",
+            "CIMD documents may declare client_secret_* auth methods",
+        ),
+        (
+            Defect::CimdSkipDocumentRules,
+            "cimd-skip-document-rules",
+            "CIMD redirect_uris, grant/response types and scopes are not checked",
+        ),
+        (Defect::OmitCimdSupported, "omit-cimd-supported", "metadata lacks client_id_metadata_document_supported"),
+        (Defect::IgnoreBaselineScopes, "ignore-baseline-scopes", "baselineClientScopes are not merged into clients"),
+        (Defect::SkipRedirectUriValidation, "skip-redirect-uri-validation", "registration accepts any redirect URI"),
+        (
+            Defect::RegisterAcceptsUnsupportedScope,
+            "register-accepts-unsupported-scope",
+            "registration accepts scopes outside scopes_supported",
+        ),
+        (
+            Defect::OidcDefaultScopesOpenidOnly,
+            "oidc-default-scopes-openid-only",
+            "an OIDC upstream without scopes is asked for openid only",
+        ),
+        (
+            Defect::DropAdditionalAuthorizationParams,
+            "drop-additional-authorization-params",
+            "additionalAuthorizationParams never reach the upstream",
+        ),
+        (Defect::DropUserInfoHeaders, "drop-userinfo-headers", "userInfo.additionalHeaders are not sent"),
+        (Defect::NoBodyLimit, "no-body-limit", "authorization server routes accept bodies of any size"),
+        (
+            Defect::UnknownGrantAsInvalidRequest,
+            "unknown-grant-as-invalid-request",
+            "an unknown grant_type gets invalid_request instead of unsupported_grant_type",
+        ),
+        (Defect::IgnoreRedisStorage, "ignore-redis-storage", "storage.type redis is ignored: sessions stay in memory"),
+        (
+            Defect::RedisKeysOutsidePrefix,
+            "redis-keys-outside-prefix",
+            "Redis keys lack the {<namespace>:<name>} part of the prefix",
+        ),
+        (Defect::RedisSkipWait, "redis-skip-wait", "Redis writes are not waited for on a replica"),
+        (Defect::MemorySurvivesRestart, "memory-survives-restart", "memory session storage survives a restart"),
+        (
+            Defect::RedisIgnoreAclUser,
+            "redis-ignore-acl-user",
+            "the Redis storage connects as the default user, not the ACL user",
+        ),
+        (Defect::RedisProbeRole, "redis-probe-role", "the Redis storage sends ROLE, outside the documented ACL"),
+        (Defect::RedisSwallowErrors, "redis-swallow-errors", "Redis read failures look like absent records"),
+        (
+            Defect::RedisNoReconnect,
+            "redis-no-reconnect",
+            "the Redis storage never reconnects after a broken connection",
+        ),
+        (
+            Defect::RedisTakeKeepsRecord,
+            "redis-take-keeps-record",
+            "Redis take reads without deleting: two refreshes can both win",
         ),
     ];
 

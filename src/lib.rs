@@ -12,4 +12,5 @@ pub mod defects;
 pub mod docs;
 pub mod storage;
 pub mod target;
+pub mod topology;
 pub mod vmcp;

@@ -24,6 +24,9 @@ enum Command {
     Run(RunArgs),
     /// List the reference target's test-only defect switches.
     Defects,
+    /// Check every YAML example of a docs folder against the CRDs, their CEL rules and the wiring
+    /// between resources (exit 0 clean, 1 new error or stale baseline entry, 2 bad usage).
+    VerifyDocs(vmcp_conformance::docs::verify::cli::VerifyDocsArgs),
     /// Run a benchmark and print its figures (`vmcp-conformance bench --list` names them).
     Bench {
         /// The benchmark to run.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run(args),
         Command::Bench { name, list } => bench(name, list),
+        Command::VerifyDocs(args) => vmcp_conformance::docs::verify::cli::run(args),
     }
 }
 
@@ -123,7 +127,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(j) = args.json {
         options.json = j;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match suite::runner::runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

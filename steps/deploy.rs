@@ -116,7 +116,7 @@ async fn condition_reported(
 
 /// Starts the mocks the manifests need, maps documented hosts and placeholders to them, and
 /// deploys to the target.
-async fn deploy_manifests(w: &mut ConformanceWorld) -> Result<(), String> {
+pub(crate) async fn deploy_manifests(w: &mut ConformanceWorld) -> Result<(), String> {
     start_identity_providers(w).await;
     let mut documents = Vec::new();
     for source in &w.manifests {

@@ -5,13 +5,17 @@
 //! `storage`). Steps reach the system under test through `vmcp_conformance::target` and HTTP,
 //! and assert what a backend or an IdP received from the harness's own mocks.
 
+pub mod authserver;
 pub mod backends;
 pub mod checks;
 pub mod deploy;
+pub mod gateway;
 pub mod login;
 pub mod mcp;
 pub mod oauth_errors;
+pub mod python_sdk;
 pub mod runner;
+pub mod session_storage;
 pub mod world;
 
 /// What every step module needs.

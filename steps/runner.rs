@@ -249,6 +249,12 @@ fn catalogue_size() -> Option<usize> {
     Some(re.find_iter(&text).count())
 }
 
+/// The runtime scenarios run on. More workers than cores: steps and mocks sometimes block
+/// (container commands, a mock's teardown), and scenarios must not starve each other.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(8).enable_all().build()
+}
+
 /// `cargo test --test bdd [-- ARGS]`: maps libtest arguments, runs, returns the exit code.
 pub fn main_for_cargo_test() -> i32 {
     let mut options = RunOptions::new();
@@ -277,7 +283,7 @@ pub fn main_for_cargo_test() -> i32 {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

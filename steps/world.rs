@@ -34,6 +34,11 @@ fn harness() -> HarnessConfig {
     HARNESS.get().cloned().unwrap_or(HarnessConfig { target: TargetKind::Reference, defects: Defects::none() })
 }
 
+/// The run's defect switches, for step modules that start a further target (a second replica).
+pub fn harness_defects() -> Defects {
+    harness().defects
+}
+
 /// A manifest the scenario will deploy, with where it came from.
 #[derive(Debug, Clone)]
 pub struct ManifestSource {
@@ -159,6 +164,28 @@ impl ConformanceWorld {
     /// Documented blocks this scenario deployed, for the coverage summary.
     pub fn documented_blocks(&self) -> Vec<String> {
         self.manifests.iter().filter(|m| m.documented).map(|m| m.origin.clone()).collect()
+    }
+}
+
+impl Drop for ConformanceWorld {
+    /// wiremock's `MockServer` verifies its expectations when dropped, blocking on a lock that
+    /// tasks of this runtime may hold; dropping many of them on the runtime's few worker threads
+    /// at the end of concurrent scenarios can starve the runtime. The mocks (and whatever step
+    /// modules keep in `ext`) are therefore dropped on a thread of their own.
+    fn drop(&mut self) {
+        let github = self.github.take();
+        let google = self.google.take();
+        let backends = std::mem::take(&mut self.backends);
+        let ext = std::mem::take(&mut self.ext);
+        // Some handles (containers) spawn their clean-up on the current runtime when dropped.
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let spawned = std::thread::Builder::new().name("world-teardown".into()).spawn(move || {
+            let _context = runtime.as_ref().map(|r| r.enter());
+            drop((github, google, backends, ext));
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a teardown thread ({e}); the scenario's mocks leak until exit");
+        }
     }
 }
 

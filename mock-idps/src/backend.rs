@@ -163,6 +163,10 @@ fn serve(
         let router =
             axum::Router::new().nest_service("/mcp", mcp).layer(axum::middleware::from_fn_with_state(shared, record));
         let _ = ready.send(Ok(()));
+        use axum::serve::ListenerExt as _;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let _ = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await;
     });
 }

@@ -6,19 +6,31 @@
 //! input with the RFC error the real provider would send, never a panic.
 
 mod backend;
+mod cimd;
+mod dcr;
 mod fault;
 mod github;
 mod google;
 mod keys;
 mod oauth;
+mod oidc_issuer;
 mod record;
+mod slack;
+mod snowflake;
+mod token_exchange;
 mod user;
 
 pub use backend::{MockBackend, RecordedToolCall};
+pub use cimd::{CimdAnswer, CimdHost};
+pub use dcr::{DcrProviderMock, Registration};
 pub use fault::Fault;
 pub use github::GithubMock;
 pub use google::GoogleMock;
 pub use keys::{KeyError, SigningKey};
 pub use oauth::pkce_challenge;
+pub use oidc_issuer::OidcIssuerMock;
 pub use record::{IssuedToken, RecordedRequest};
+pub use slack::{SlackMock, slack_user_id};
+pub use snowflake::{SnowflakeMock, snowflake_login};
+pub use token_exchange::{ExchangeFault, RecordedExchange, TokenExchangeMock, unverified_sub};
 pub use user::MockUser;

@@ -14,6 +14,7 @@ use super::AuthServer;
 use super::error::{AuthorizeError, RedirectError, found};
 use super::keys::{random_token, s256};
 use super::store::{ClientRecord, ClientRequest, PendingAuthorization, ResolvedUser, now_unix};
+use crate::defects::Defect;
 use crate::storage::StorageError;
 
 /// The minimum length of the client's `state`.
@@ -93,14 +94,24 @@ impl AuthServer {
             .get("client_id")
             .map_err(AuthorizeError::InvalidRequest)?
             .ok_or_else(|| AuthorizeError::InvalidRequest("client_id is required".into()))?;
-        let client = self
-            .store()
-            .client(client_id)
-            .await
-            .map_err(|e| AuthorizeError::ServerError(e.to_string()))?
-            .ok_or_else(|| AuthorizeError::InvalidClient("the client is not registered".into()))?;
+        let client = match self.lookup_client(client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(AuthorizeError::InvalidClient("the client is not registered".into())),
+            Err(crate::authserver::cimd::ClientLookupError::Invalid(d)) => {
+                return Err(AuthorizeError::InvalidClient(d));
+            }
+            Err(crate::authserver::cimd::ClientLookupError::Storage(e)) => {
+                return Err(AuthorizeError::ServerError(e.to_string()));
+            }
+        };
         let explicit = p.get("redirect_uri").map_err(AuthorizeError::InvalidRequest)?;
         let redirect_uri = match explicit {
+            Some(r)
+                if self.defects.is_on(Defect::LooseRedirectUriMatch)
+                    && client.redirect_uris.iter().any(|u| r.starts_with(u.as_str())) =>
+            {
+                r.to_owned()
+            }
             Some(r) => match_redirect_uri(&client, r).ok_or_else(|| {
                 AuthorizeError::InvalidRequest("redirect_uri does not match any URI registered for the client".into())
             })?,
@@ -124,9 +135,11 @@ impl AuthServer {
             Some("code") => {}
             Some(_) => return Err(fail("unsupported_response_type", "only response_type=code is supported")),
         }
+        let lax_state = self.defects.is_on(Defect::AcceptMissingState);
         let state = match single("state")? {
+            None if lax_state => String::new(),
             None => return Err(fail("invalid_request", "state is required")),
-            Some(s) if s.chars().count() < MIN_STATE_LEN => {
+            Some(s) if s.chars().count() < MIN_STATE_LEN && !lax_state => {
                 return Err(fail("invalid_request", "state must be at least 8 characters"));
             }
             Some(s) => s.to_owned(),
@@ -137,6 +150,7 @@ impl AuthServer {
         };
         match single("code_challenge_method")? {
             Some("S256") => {}
+            Some("plain") if self.defects.is_on(Defect::AcceptPlainPkce) => {}
             None => return Err(fail("invalid_request", "code_challenge_method is required and must be S256")),
             Some(m) => {
                 return Err(fail(
@@ -150,7 +164,7 @@ impl AuthServer {
         }
         let mut scopes: Vec<String> = Vec::new();
         for s in single("scope")?.unwrap_or("").split_whitespace() {
-            if !client.scopes.iter().any(|c| c == s) {
+            if !client.scopes.iter().any(|c| c == s) && !self.defects.is_on(Defect::AcceptUnregisteredScope) {
                 return Err(fail("invalid_scope", &format!("scope `{s}` is not registered for this client")));
             }
             if !scopes.iter().any(|x| x == s) {

@@ -128,7 +128,12 @@ impl AuthServer {
             session_id: pending.session_id.clone(),
             expires_at: now_unix().saturating_add(lifespan.as_secs()),
         };
-        store.put_code(&id, &record, lifespan).await?;
+        let kept = if self.defects.is_on(crate::defects::Defect::IgnoreAuthCodeLifespan) {
+            lifespan.saturating_mul(10).saturating_add(std::time::Duration::from_secs(60))
+        } else {
+            lifespan
+        };
+        store.put_code(&id, &record, kept).await?;
         Ok(with_query(&pending.client.redirect_uri, &[("code", code), ("state", pending.client.state.clone())]))
     }
 }

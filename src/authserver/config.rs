@@ -34,6 +34,8 @@ pub struct AuthServerConfig {
     pub insecure_allow_http: bool,
     /// `primaryUpstreamProvider`: whose claims authorization reads (default: the first upstream).
     pub primary_upstream_provider: Option<String>,
+    /// `cimd` when `enabled: true`: URL client IDs resolved from their metadata documents.
+    pub cimd: Option<super::cimd::CimdSettings>,
 }
 
 /// `tokenLifespans` (defaults 1h / 168h / 10m, as documented).
@@ -66,6 +68,7 @@ pub struct UpstreamProvider {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // configuration, built once per start
 pub enum UpstreamKind {
     Oidc(OidcUpstream),
     OAuth2(OAuth2Upstream),
@@ -97,6 +100,24 @@ pub struct OAuth2Upstream {
     pub scopes: Vec<String>,
     pub userinfo: Option<UserInfoConfig>,
     pub additional_authorization_params: BTreeMap<String, String>,
+    /// `dcrConfig`: register at start-up (RFC 7591) instead of using `client_id`/`client_secret`.
+    pub dcr: Option<DcrSettings>,
+    /// `tokenResponseMapping`: dot paths to the tokens in a nested token response.
+    pub token_response_mapping: Option<crate::crd::TokenResponseMapping>,
+    /// `identityFromToken`: gjson paths to the user in the token response (wins over userInfo).
+    pub identity_from_token: Option<crate::crd::IdentityFromToken>,
+}
+
+/// `oauth2Config.dcrConfig` with its Secret resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DcrSettings {
+    /// RFC 8414 / OIDC discovery document naming `registration_endpoint` (exactly one of the two).
+    pub discovery_url: Option<String>,
+    pub registration_endpoint: Option<String>,
+    /// `initialAccessTokenRef`: sent as `Authorization: Bearer` on the registration request.
+    pub initial_access_token: Option<String>,
+    pub software_id: Option<String>,
+    pub software_statement: Option<String>,
 }
 
 /// `oauth2Config.userInfo`.

@@ -21,20 +21,34 @@ fn cached_json(v: Value) -> Response {
 impl AuthServer {
     /// The RFC 8414 authorization server metadata.
     pub fn metadata(&self) -> Value {
-        let issuer = &self.config.issuer;
-        let authz_base = self.config.authorization_endpoint_base_url.as_deref().unwrap_or(issuer);
+        let authz_base = self.config.authorization_endpoint_base_url.as_deref().unwrap_or(&self.config.issuer);
+        // Docs VE:167-177: the override moves `authorization_endpoint` only.
+        let issuer =
+            if self.defects.is_on(Defect::AuthorizationBaseOverridesAll) { authz_base } else { &self.config.issuer };
+        let scopes_supported: Vec<String> = if self.defects.is_on(Defect::ScopesSupportedIgnoresConfig) {
+            super::config::DEFAULT_SCOPES_SUPPORTED.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.scopes_supported.clone()
+        };
         let mut doc = json!({
-            "issuer": issuer,
+            "issuer": self.config.issuer,
             "authorization_endpoint": format!("{authz_base}/oauth/authorize"),
             "token_endpoint": format!("{issuer}/oauth/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "registration_endpoint": format!("{issuer}/oauth/register"),
             "response_types_supported": ["code"],
-            "scopes_supported": self.scopes_supported,
+            "scopes_supported": scopes_supported,
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["none"],
         });
+        // Docs VE:925-930: advertised when CIMD is on; omitted otherwise.
+        if self.config.cimd.is_some()
+            && !self.defects.is_on(Defect::OmitCimdSupported)
+            && let Some(m) = doc.as_object_mut()
+        {
+            m.insert("client_id_metadata_document_supported".into(), json!(true));
+        }
         if self.defects.is_on(Defect::OmitRegistrationEndpoint)
             && let Some(m) = doc.as_object_mut()
         {

@@ -150,6 +150,20 @@ impl KeySet {
         Ok(Self { keys })
     }
 
+    /// Test-only (defect `reuse-ephemeral-signing-key`): one ephemeral key per process, so it
+    /// wrongly survives a restart.
+    pub fn process_wide_ephemeral() -> Result<Self, AuthServerError> {
+        static PKCS8: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        let der = PKCS8.get_or_init(|| {
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &lc_rand::SystemRandom::new())
+                .map(|d| d.as_ref().to_vec())
+                .unwrap_or_default()
+        });
+        let key = SigningKey::from_encoding(EncodingKey::from_ec_der(der), Algorithm::ES256)
+            .map_err(AuthServerError::Crypto)?;
+        Ok(Self { keys: vec![key] })
+    }
+
     pub fn active(&self) -> &SigningKey {
         &self.keys[0]
     }
@@ -199,6 +213,14 @@ impl HmacSecrets {
             keys.push(hmac::Key::new(hmac::HMAC_SHA256, s));
         }
         Ok(Self { keys })
+    }
+
+    /// Test-only (defect `accept-short-hmac-secret`): no length check.
+    pub fn load_unchecked(secrets: &[Vec<u8>]) -> Result<Self, AuthServerError> {
+        if secrets.is_empty() {
+            return Self::load(secrets);
+        }
+        Ok(Self { keys: secrets.iter().map(|s| hmac::Key::new(hmac::HMAC_SHA256, s)).collect() })
     }
 
     /// Mints an opaque token `<prefix><random>.<signature>`; returns it with its storage id

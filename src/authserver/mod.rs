@@ -13,7 +13,9 @@
 //! | `POST /oauth/token` | [`token`] |
 
 pub mod authorize;
+pub mod bench;
 pub mod callback;
+pub mod cimd;
 pub mod config;
 pub mod discovery;
 pub mod error;
@@ -55,6 +57,7 @@ pub struct AuthServer {
     keys: KeySet,
     hmac: HmacSecrets,
     upstreams: Vec<Upstream>,
+    cimd_cache: cimd::CimdCache,
 }
 
 impl std::fmt::Debug for AuthServer {
@@ -79,7 +82,8 @@ impl AuthServer {
         http: reqwest::Client,
         defects: Defects,
     ) -> Result<Arc<AuthServer>, AuthServerError> {
-        validate_issuer_like(&config.issuer, config.insecure_allow_http, "issuer")?;
+        let allow_http = config.insecure_allow_http || defects.is_on(crate::defects::Defect::AllowHttpIssuer);
+        validate_issuer_like(&config.issuer, allow_http, "issuer")?;
         if let Some(base) = &config.authorization_endpoint_base_url {
             validate_issuer_like(base, config.insecure_allow_http, "authorizationEndpointBaseUrl")?;
         }
@@ -89,7 +93,9 @@ impl AuthServer {
             dedup(&config.scopes_supported)
         };
         // Docs VE:322-324: every baseline scope must be supported.
-        if let Some(s) = config.baseline_client_scopes.iter().find(|s| !scopes_supported.contains(s)) {
+        if let Some(s) = config.baseline_client_scopes.iter().find(|s| !scopes_supported.contains(s))
+            && !defects.is_on(crate::defects::Defect::AcceptUnsupportedBaselineScopes)
+        {
             return Err(AuthServerError::config(
                 "baselineClientScopes",
                 format!("`{s}` is not in scopes_supported ({})", scopes_supported.join(" ")),
@@ -122,17 +128,66 @@ impl AuthServer {
                 return Err(AuthServerError::config(field, "must be at least one second"));
             }
         }
-        let keys = KeySet::load(&config.signing_keys_pem)?;
-        let hmac = HmacSecrets::load(&config.hmac_secrets)?;
+        let signing_keys: &[String] = if defects.is_on(crate::defects::Defect::IgnoreSigningKeyRefs) {
+            &[]
+        } else if defects.is_on(crate::defects::Defect::DropFallbackSigningKeys) {
+            &config.signing_keys_pem[..config.signing_keys_pem.len().min(1)]
+        } else {
+            &config.signing_keys_pem
+        };
+        let keys = if signing_keys.is_empty() && defects.is_on(crate::defects::Defect::ReuseEphemeralSigningKey) {
+            KeySet::process_wide_ephemeral()?
+        } else {
+            KeySet::load(signing_keys)?
+        };
+        let hmac = if defects.is_on(crate::defects::Defect::AcceptShortHmacSecret) {
+            HmacSecrets::load_unchecked(&config.hmac_secrets)?
+        } else {
+            HmacSecrets::load(&config.hmac_secrets)?
+        };
         let mut upstreams = Vec::with_capacity(config.upstreams.len());
         for (i, u) in config.upstreams.iter().enumerate() {
-            upstreams.push(Upstream::from_config(i, u, &http).await?);
+            let mut u = u.clone();
+            if defects.is_on(crate::defects::Defect::DropAdditionalAuthorizationParams) {
+                match &mut u.kind {
+                    config::UpstreamKind::Oidc(c) => c.additional_authorization_params.clear(),
+                    config::UpstreamKind::OAuth2(c) => c.additional_authorization_params.clear(),
+                }
+            }
+            if let config::UpstreamKind::OAuth2(c) = &mut u.kind {
+                use crate::defects::Defect;
+                if defects.is_on(Defect::IgnoreTokenResponseMapping) {
+                    c.token_response_mapping = None;
+                }
+                if defects.is_on(Defect::UserinfoWinsOverIdentityFromToken) && c.userinfo.is_some() {
+                    c.identity_from_token = None;
+                }
+                if defects.is_on(Defect::NoUpstreamJwtModifier)
+                    && let Some(ift) = &mut c.identity_from_token
+                {
+                    ift.subject_path = ift.subject_path.replace("|@upstreamjwt", "");
+                }
+            }
+            if defects.is_on(crate::defects::Defect::DropUserInfoHeaders)
+                && let config::UpstreamKind::OAuth2(c) = &mut u.kind
+                && let Some(ui) = &mut c.userinfo
+            {
+                ui.additional_headers.clear();
+            }
+            if let config::UpstreamKind::OAuth2(c) = &mut u.kind {
+                upstream::dcr::ensure_registered(i, &u.name, c, storage.as_ref(), &http, &defects).await?;
+            }
+            let mut runtime = Upstream::from_config(i, &u, &http).await?;
+            runtime.fallback_to_userinfo = defects.is_on(crate::defects::Defect::IdentityFromTokenFallsBack);
+            upstreams.push(runtime);
         }
-        Ok(Arc::new(AuthServer { config, scopes_supported, storage, http, defects, keys, hmac, upstreams }))
+        let cimd_cache = cimd::CimdCache::default();
+        Ok(Arc::new(AuthServer { config, scopes_supported, storage, http, defects, keys, hmac, upstreams, cimd_cache }))
     }
 
     /// All AS routes, to be merged at the root of the vMCP listener.
     pub fn router(self: &Arc<Self>) -> Router {
+        let limit = if self.defects.is_on(crate::defects::Defect::NoBodyLimit) { usize::MAX } else { MAX_BODY_BYTES };
         Router::new()
             .route("/.well-known/oauth-authorization-server", get(discovery::oauth_metadata))
             .route("/.well-known/oauth-authorization-server/", get(discovery::oauth_metadata))
@@ -145,7 +200,7 @@ impl AuthServer {
             .route("/oauth/authorize", get(authorize::authorize))
             .route("/oauth/callback", get(callback::callback))
             .route("/oauth/token", post(token::token))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+            .layer(RequestBodyLimitLayer::new(limit))
             .with_state(Arc::clone(self))
     }
 

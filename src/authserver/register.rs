@@ -58,7 +58,8 @@ impl AuthServer {
             Ok(_) => return Err(RegisterError::InvalidClientMetadata("the body must be a JSON object".into())),
             Err(e) => return Err(RegisterError::InvalidClientMetadata(format!("invalid JSON request body: {e}"))),
         };
-        let redirect_uris = redirect_uris(&meta)?;
+        let redirect_uris =
+            redirect_uris(&meta, self.defects.is_on(crate::defects::Defect::SkipRedirectUriValidation))?;
         let client_name = match meta.get("client_name") {
             None | Some(Value::Null) => None,
             Some(Value::String(n)) if n.chars().count() <= MAX_CLIENT_NAME_LEN => Some(n.clone()),
@@ -104,7 +105,9 @@ impl AuthServer {
         match requested.filter(|r| !r.is_empty()) {
             Some(req) => {
                 for s in req {
-                    if !self.scopes_supported.contains(&s) {
+                    if !self.scopes_supported.contains(&s)
+                        && !self.defects.is_on(crate::defects::Defect::RegisterAcceptsUnsupportedScope)
+                    {
                         return Err(RegisterError::InvalidClientMetadata(format!("unsupported scope: {s}")));
                     }
                     if !scopes.contains(&s) {
@@ -120,7 +123,12 @@ impl AuthServer {
                     .map(|d| d.to_string()),
             ),
         }
-        for b in &self.config.baseline_client_scopes {
+        let baseline: &[String] = if self.defects.is_on(crate::defects::Defect::IgnoreBaselineScopes) {
+            &[]
+        } else {
+            &self.config.baseline_client_scopes
+        };
+        for b in baseline {
             if !scopes.contains(b) {
                 scopes.push(b.clone());
             }
@@ -164,7 +172,7 @@ fn string_list(meta: &Map<String, Value>, field: &str) -> Result<Option<Vec<Stri
     }
 }
 
-fn redirect_uris(meta: &Map<String, Value>) -> Result<Vec<String>, RegisterError> {
+fn redirect_uris(meta: &Map<String, Value>, lax: bool) -> Result<Vec<String>, RegisterError> {
     let bad = |m: String| RegisterError::InvalidRedirectUri(m);
     let list = match meta.get("redirect_uris") {
         Some(Value::Array(a)) if !a.is_empty() => a,
@@ -177,7 +185,9 @@ fn redirect_uris(meta: &Map<String, Value>) -> Result<Vec<String>, RegisterError
     let mut out = Vec::with_capacity(list.len());
     for v in list {
         let uri = v.as_str().ok_or_else(|| bad("redirect_uris must be an array of strings".into()))?;
-        validate_redirect_uri(uri).map_err(|m| bad(format!("{uri}: {m}")))?;
+        if !lax {
+            validate_redirect_uri(uri).map_err(|m| bad(format!("{uri}: {m}")))?;
+        }
         if !out.iter().any(|u| u == uri) {
             out.push(uri.to_owned());
         }

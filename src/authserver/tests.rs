@@ -51,6 +51,9 @@ fn oauth2_upstream(name: &str, base: &str, userinfo: bool) -> UpstreamProvider {
                 },
             }),
             additional_authorization_params: BTreeMap::from([("prompt".into(), "consent".into())]),
+            dcr: None,
+            token_response_mapping: None,
+            identity_from_token: None,
         }),
     }
 }
@@ -68,6 +71,7 @@ fn config(upstreams: Vec<UpstreamProvider>) -> AuthServerConfig {
         baseline_client_scopes: vec![],
         insecure_allow_http: false,
         primary_upstream_provider: None,
+        cimd: None,
     }
 }
 

@@ -42,7 +42,18 @@ pub async fn token(State(s): State<Arc<AuthServer>>, headers: HeaderMap, body: B
             h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let mut resp = e.into_response();
+            let h = resp.headers_mut();
+            if s.defects.is_on(Defect::OAuthErrorsCacheable) {
+                h.remove(header::CACHE_CONTROL);
+                h.remove(header::PRAGMA);
+            }
+            if s.defects.is_on(Defect::InvalidClientWithoutChallenge) {
+                h.remove(header::WWW_AUTHENTICATE);
+            }
+            resp
+        }
     }
 }
 
@@ -84,6 +95,9 @@ impl AuthServer {
         let grant_type =
             single("grant_type")?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
         if !matches!(grant_type, "authorization_code" | "refresh_token") {
+            if self.defects.is_on(Defect::UnknownGrantAsInvalidRequest) {
+                return Err(TokenError::InvalidRequest(format!("grant_type `{grant_type}` is not supported")));
+            }
             return Err(TokenError::UnsupportedGrantType(format!("grant_type `{grant_type}` is not supported")));
         }
         let client = self.authenticate_client(headers, &p).await?;
@@ -114,11 +128,12 @@ impl AuthServer {
             (None, Some(i)) => i.to_owned(),
             (None, None) => return Err(invalid_client("client authentication failed: no client_id")),
         };
-        let client = self
-            .store()
-            .client(&client_id)
-            .await?
-            .ok_or_else(|| invalid_client("client authentication failed: unknown client"))?;
+        let client = match self.lookup_client(&client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(invalid_client("client authentication failed: unknown client")),
+            Err(super::cimd::ClientLookupError::Invalid(d)) => return Err(invalid_client(&d)),
+            Err(super::cimd::ClientLookupError::Storage(e)) => return Err(e.into()),
+        };
         let basic_secret = basic.as_ref().is_some_and(|(_, s)| !s.is_empty());
         if basic_secret || body_secret.is_some() {
             return Err(invalid_client("client authentication failed: a public client must not present a secret"));
@@ -167,8 +182,12 @@ impl AuthServer {
             return Err(TokenError::InvalidGrant("the authorization code is unknown or expired".into()));
         };
         let grant_id = uuid::Uuid::new_v4().to_string();
-        store.mark_code_used(&id, &grant_id, grant_ttl).await?;
-        if rec.expires_at < now_unix() {
+        if self.defects.is_on(Defect::AllowCodeReuse) {
+            store.put_code(&id, &rec, self.config.lifespans.auth_code).await?;
+        } else {
+            store.mark_code_used(&id, &grant_id, grant_ttl).await?;
+        }
+        if rec.expires_at < now_unix() && !self.defects.is_on(Defect::IgnoreAuthCodeLifespan) {
             return Err(TokenError::InvalidGrant("the authorization code expired".into()));
         }
         if rec.client.client_id != client.client_id {
@@ -252,14 +271,18 @@ impl AuthServer {
             }
             return Err(TokenError::InvalidGrant("the refresh token is unknown, expired or already used".into()));
         };
-        if rec.client_id != client.client_id {
+        if rec.client_id != client.client_id && !self.defects.is_on(Defect::AllowRefreshByOtherClient) {
             return Err(TokenError::InvalidGrant("the refresh token was issued to another client".into()));
         }
         // Rotation: exactly one caller consumes it.
         let Some(rec) = store.take_refresh(&id).await? else {
             return Err(TokenError::InvalidGrant("the refresh token is unknown, expired or already used".into()));
         };
-        store.mark_refresh_used(&id, &rec.grant_id, ttl).await?;
+        if self.defects.is_on(Defect::AllowRefreshReplay) {
+            store.put_refresh(&id, &rec, ttl).await?;
+        } else {
+            store.mark_refresh_used(&id, &rec.grant_id, ttl).await?;
+        }
         if store.grant_revoked(&rec.grant_id).await? {
             return Err(TokenError::InvalidGrant("the grant was revoked".into()));
         }

@@ -123,6 +123,8 @@ pub struct Environment {
     /// MCPServer name -> URL of the harness's mock backend (an MCPServer's `image` cannot run here).
     /// An MCPServerEntry uses its own `remoteUrl`.
     pub backend_urls: BTreeMap<String, String>,
+    /// Test-only defect switches that bend admission rules (empty in every normal run).
+    pub defects: crate::defects::Defects,
 }
 
 /// The outcome of reconciling a bundle.

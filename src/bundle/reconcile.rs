@@ -111,6 +111,9 @@ enum StrategyError {
     Invalid,
     /// A documented strategy the reference does not implement yet: the backend is left out.
     NotImplemented(String),
+    /// The backend is left out with this condition reason while the rest keeps reconciling
+    /// (e.g. `AmbiguousSubjectProvider`, VE:652-658).
+    Rejected(&'static str, String),
 }
 
 struct Ctx<'a> {
@@ -195,6 +198,7 @@ impl<'a> Ctx<'a> {
 
         let backends = self.discover_backends(&group, env);
         let oidc = self.incoming();
+        let (introspection, required_subject) = self.incoming_extras();
         let (outgoing, excluded, used) = self.outgoing(&backends, &group);
 
         let mut provider_refs: Vec<(String, String)> = Vec::new(); // (message prefix, provider name)
@@ -208,7 +212,8 @@ impl<'a> Ctx<'a> {
         }
         let (auth_server, auth_storage) = match &spec.auth_server_config {
             Some(asc) => {
-                let (a, s) = self.auth_server(asc, oidc.as_ref().and_then(|o| o.as_ref()), &provider_refs);
+                let oidc_info = oidc.as_ref().and_then(|o| o.as_ref());
+                let (a, s) = self.auth_server(asc, oidc_info, &provider_refs, &env.defects);
                 (a, s)
             }
             None => {
@@ -252,6 +257,8 @@ impl<'a> Ctx<'a> {
                 resource_url: o.resource_url.clone().unwrap_or_else(|| o.audience.clone()),
                 scopes: o.scopes.clone().unwrap_or_else(|| vec!["openid".into()]),
                 jwks_url: self.jwks_url(),
+                introspection,
+                required_subject,
             })),
             Some(None) => Some(IncomingAuthConfig::Anonymous),
             None => None,
@@ -425,6 +432,40 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// Issue 4: RFC 7662 introspection (an inline MCPOIDCConfig with `clientSecretRef`, VA:187-188)
+    /// and the service-account restriction of `kubernetesServiceAccount` (KA:285-286).
+    fn incoming_extras(&mut self) -> (Option<crate::vmcp::config::IntrospectionConfig>, Option<String>) {
+        let Some(r) = self.vmcp.spec.incoming_auth.oidc_config_ref.as_ref() else { return (None, None) };
+        let bundle: &'a Bundle = self.bundle;
+        let Some(cfg) = bundle.oidc_config(self.ns, &r.name) else { return (None, None) };
+        match cfg.spec.type_ {
+            OidcConfigType::Inline => {
+                let Some(inline) = cfg.spec.inline.as_ref() else { return (None, None) };
+                let Some(secret_ref) = inline.client_secret_ref.as_ref() else { return (None, None) };
+                let field = format!("MCPOIDCConfig/{} spec.inline.clientSecretRef", r.name);
+                let secret = self.secrets.string(secret_ref, &field);
+                let introspection = secret.map(|client_secret| crate::vmcp::config::IntrospectionConfig {
+                    url: inline.introspection_url.clone().filter(|u| !u.is_empty()),
+                    client_id: inline.client_id.clone().unwrap_or_default(),
+                    client_secret,
+                });
+                (introspection, None)
+            }
+            OidcConfigType::KubernetesServiceAccount => {
+                let Some(k) = cfg.spec.kubernetes_service_account.as_ref() else { return (None, None) };
+                let subject = k.service_account.as_ref().filter(|s| !s.is_empty()).map(|sa| {
+                    let ns = k
+                        .namespace
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .unwrap_or(cfg.metadata.namespace.as_deref().unwrap_or(self.ns));
+                    format!("system:serviceaccount:{ns}:{sa}")
+                });
+                (None, subject)
+            }
+        }
+    }
+
     fn jwks_url(&self) -> Option<String> {
         let r = self.vmcp.spec.incoming_auth.oidc_config_ref.as_ref()?;
         let cfg = self.bundle.oidc_config(self.ns, &r.name)?;
@@ -503,6 +544,11 @@ impl<'a> Ctx<'a> {
                 c.problem("StrategyNotImplemented", format!("{why}; backends relying on the default are left out"));
                 per_backend.push(c);
             }
+            Some(Err(StrategyError::Rejected(reason, why))) => {
+                let mut c = Check::new("DefaultAuthConfig", "StrategyResolved");
+                c.problem(reason, format!("{why}; backends relying on the default are left out"));
+                per_backend.push(c);
+            }
             _ => {}
         }
 
@@ -536,6 +582,12 @@ impl<'a> Ctx<'a> {
                         c.problem("StrategyNotImplemented", format!("{why}; backend {} is left out", b.name));
                         per_backend.push(c);
                     }
+                    Err(StrategyError::Rejected(reason, why)) => {
+                        excluded.insert(b.name.clone());
+                        let mut c = Check::new(format!("BackendAuthConfig-{}", b.name), "StrategyResolved");
+                        c.problem(reason, format!("{why}; backend {} is left out", b.name));
+                        per_backend.push(c);
+                    }
                     Err(StrategyError::Invalid) => {}
                 },
                 None => {
@@ -549,6 +601,16 @@ impl<'a> Ctx<'a> {
         for c in per_backend {
             self.emit(c, false);
         }
+        // Gateway-wide outgoing settings (issue 4): passthroughHeaders and the
+        // disableUpstreamTokenInjection flag (the gateway refuses it with tokenExchange at start-up).
+        let spec = &self.vmcp.spec;
+        config.passthrough_headers = spec
+            .passthrough_headers
+            .clone()
+            .or_else(|| spec.config.as_ref().and_then(|c| c.passthrough_headers.clone()))
+            .unwrap_or_default();
+        config.disable_upstream_token_injection =
+            spec.auth_server_config.as_ref().and_then(|a| a.disable_upstream_token_injection) == Some(true);
         (config, excluded, used)
     }
 
@@ -626,6 +688,95 @@ impl<'a> Ctx<'a> {
                     None => Err(StrategyError::Invalid),
                 }
             }
+            ExternalAuthType::Xaa => {
+                let Some(x) = &spec.xaa else { return Err(StrategyError::Invalid) };
+                let upstreams: Vec<String> = self
+                    .vmcp
+                    .spec
+                    .auth_server_config
+                    .as_ref()
+                    .map(|a| a.upstream_providers.iter().map(|u| u.name.clone()).collect())
+                    .unwrap_or_default();
+                let provider = match (x.subject_provider_name.clone().filter(|p| !p.is_empty()), upstreams.as_slice()) {
+                    (Some(p), _) => p,
+                    (None, [only]) => only.clone(),
+                    (None, _) => {
+                        return Err(StrategyError::Rejected(
+                            "AmbiguousSubjectProvider",
+                            format!(
+                                "{route} -> MCPExternalAuthConfig/{name}: spec.xaa.subjectProviderName is unset and \
+                                 spec.authServerConfig has {} upstream providers [{}]; name one \
+                                 (embedded-auth-server-vmcp.mdx#bridge-separate-trust-domains-cross-application-access)",
+                                upstreams.len(),
+                                upstreams.join(", ")
+                            ),
+                        ));
+                    }
+                };
+                let mut secret =
+                    |r: &Option<crate::crd::SecretKeyRef>, field: &str| -> Result<Option<String>, StrategyError> {
+                        match r {
+                            Some(r) => {
+                                let field = format!("MCPExternalAuthConfig/{name} spec.xaa.{field}");
+                                Ok(Some(self.secrets.string(r, &field).ok_or(StrategyError::Invalid)?))
+                            }
+                            None => Ok(None),
+                        }
+                    };
+                let idp_client_secret = secret(&x.idp_client_secret_ref, "idpClientSecretRef")?;
+                let target_client_secret = secret(&x.target_client_secret_ref, "targetClientSecretRef")?;
+                Ok(OutgoingStrategy::Xaa(crate::vmcp::config::XaaConfig {
+                    name: name.to_string(),
+                    idp_token_url: x.idp_token_url.clone(),
+                    idp_client_id: x.idp_client_id.clone().filter(|c| !c.is_empty()),
+                    idp_client_secret,
+                    target_token_url: x.target_token_url.clone(),
+                    target_client_id: x.target_client_id.clone().filter(|c| !c.is_empty()),
+                    target_client_secret,
+                    target_audience: x.target_audience.clone(),
+                    target_resource: x.target_resource.clone().filter(|r| !r.is_empty()),
+                    scopes: x.scopes.clone().unwrap_or_default(),
+                    subject_provider_name: provider,
+                    subject_token_type: x
+                        .subject_token_type
+                        .clone()
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or_else(|| "urn:ietf:params:oauth:token-type:id_token".into()),
+                }))
+            }
+            ExternalAuthType::Obo => {
+                // KE:924-927 and VA:509-514: `obo` is a Stacklok Enterprise type; an upstream build
+                // reports EnterpriseRequired on the consumer.
+                check.problem(
+                    "EnterpriseRequired",
+                    format!(
+                        "{route} -> MCPExternalAuthConfig/{name}: type obo requires Stacklok Enterprise \
+                         (authentication.mdx#federate-identity-with-token-exchange)"
+                    ),
+                );
+                Err(StrategyError::Invalid)
+            }
+            ExternalAuthType::TokenExchange => {
+                let Some(t) = &spec.token_exchange else { return Err(StrategyError::Invalid) };
+                let client_secret = match &t.client_secret_ref {
+                    Some(r) => {
+                        let field = format!("MCPExternalAuthConfig/{name} spec.tokenExchange.clientSecretRef");
+                        Some(self.secrets.string(r, &field).ok_or(StrategyError::Invalid)?)
+                    }
+                    None => None,
+                };
+                Ok(OutgoingStrategy::TokenExchange(crate::vmcp::config::TokenExchangeConfig {
+                    name: name.to_string(),
+                    token_url: t.token_url.clone(),
+                    audience: t.audience.clone(),
+                    client_id: t.client_id.clone().filter(|c| !c.is_empty()),
+                    client_secret,
+                    scopes: t.scopes.clone().unwrap_or_default(),
+                    subject_provider_name: t.subject_provider_name.clone().filter(|p| !p.is_empty()),
+                    subject_token_type: crate::vmcp::config::token_type_urn(t.subject_token_type.as_deref()),
+                    external_token_header_name: t.external_token_header_name.clone().filter(|h| !h.is_empty()),
+                }))
+            }
             other => Err(StrategyError::NotImplemented(format!(
                 "{route} -> MCPExternalAuthConfig/{name}: strategy type {other} is not implemented by the reference yet"
             ))),
@@ -638,12 +789,15 @@ impl<'a> Ctx<'a> {
         asc: &EmbeddedAuthServerConfig,
         oidc: Option<&OidcInfo>,
         provider_refs: &[(String, String)],
+        defects: &crate::defects::Defects,
     ) -> (Option<AuthServerConfig>, StorageConfig) {
+        use crate::defects::Defect;
         let mut check = Check::new("AuthServerConfigValidated", "AuthServerConfigValid");
         check.ok_message = format!("embedded authorization server at {}", asc.issuer);
-        let insecure = asc.insecure_allow_http.unwrap_or(false);
+        let insecure = asc.insecure_allow_http.unwrap_or(false) && !defects.is_on(Defect::IgnoreInsecureAllowHttp);
 
-        if let Err(e) = check_issuer(&asc.issuer, insecure) {
+        let allow_http = insecure || defects.is_on(Defect::AllowHttpIssuer);
+        if let Err(e) = check_issuer(&asc.issuer, allow_http) {
             check.problem(
                 REASON_AS_INVALID,
                 format!("spec.authServerConfig.issuer {:?} {e} ({DOC_ISSUER})", asc.issuer),
@@ -668,14 +822,18 @@ impl<'a> Ctx<'a> {
                     asc.issuer
                 ),
             ),
-            (IncomingAuthType::Oidc, Some(o)) if o.issuer != asc.issuer => check.problem(
+            (IncomingAuthType::Oidc, Some(o))
+                if o.issuer != asc.issuer && !defects.is_on(Defect::IgnoreIssuerMismatch) =>
+            {
+                check.problem(
                 REASON_AS_INVALID,
                 format!(
                     "spec.incomingAuth.oidcConfigRef -> MCPOIDCConfig issuer {:?} differs from spec.authServerConfig.issuer \
                      {:?} ({DOC_LINKS})",
                     o.issuer, asc.issuer
                 ),
-            ),
+            )
+            }
             _ => {}
         }
         let audience = oidc.map(|o| o.resource_url.clone().unwrap_or_else(|| o.audience.clone()));
@@ -752,7 +910,7 @@ impl<'a> Ctx<'a> {
         for (i, r) in asc.hmac_secret_refs.iter().flatten().enumerate() {
             let at = format!("spec.authServerConfig.hmacSecretRefs[{i}]");
             if let Some(bytes) = self.secrets.bytes(r, &at) {
-                if bytes.len() < 32 {
+                if bytes.len() < 32 && !defects.is_on(Defect::AcceptShortHmacSecret) {
                     check.problem(
                         REASON_AS_INVALID,
                         format!(
@@ -790,6 +948,24 @@ impl<'a> Ctx<'a> {
         let storage = self.storage(asc, &mut check);
         self.auth_server_support(asc);
 
+        // Docs VE:322-324: every baseline scope must be a supported scope (oidcConfigRef.scopes,
+        // else the documented defaults).
+        let supported: Vec<String> = oidc
+            .and_then(|o| o.scopes.clone())
+            .unwrap_or_else(|| DEFAULT_SCOPES_SUPPORTED.iter().map(|s| s.to_string()).collect());
+        for (i, b) in asc.baseline_client_scopes.iter().flatten().enumerate() {
+            if !supported.contains(b) && !defects.is_on(Defect::AcceptUnsupportedBaselineScopes) {
+                check.problem(
+                    REASON_AS_INVALID,
+                    format!(
+                        "spec.authServerConfig.baselineClientScopes[{i}] {b:?} is not a supported scope [{}] \
+                         (embedded-auth-server-vmcp.mdx#enable-baseline-scopes-for-dcr-clients)",
+                        supported.join(", ")
+                    ),
+                );
+            }
+        }
+
         // Primary upstream (checked last so that a config problem takes the reason first).
         if let Some(p) = &asc.primary_upstream_provider
             && !names.contains(&p.as_str())
@@ -809,6 +985,15 @@ impl<'a> Ctx<'a> {
             return (None, storage);
         }
 
+        if defects.is_on(Defect::OidcDefaultScopesOpenidOnly) {
+            for (u, spec) in upstreams.iter_mut().zip(&asc.upstream_providers) {
+                if let (UpstreamKind::Oidc(c), Some(s)) = (&mut u.kind, &spec.oidc_config)
+                    && s.scopes.as_ref().is_none_or(|v| v.is_empty())
+                {
+                    c.scopes = vec!["openid".into()];
+                }
+            }
+        }
         let scopes_supported = oidc
             .and_then(|o| o.scopes.clone())
             .unwrap_or_else(|| DEFAULT_SCOPES_SUPPORTED.iter().map(|s| s.to_string()).collect());
@@ -824,6 +1009,16 @@ impl<'a> Ctx<'a> {
             baseline_client_scopes: asc.baseline_client_scopes.clone().unwrap_or_default(),
             insecure_allow_http: insecure,
             primary_upstream_provider: asc.primary_upstream_provider.clone(),
+            cimd: asc.cimd.as_ref().filter(|c| c.enabled).map(|c| {
+                let mut s = crate::authserver::cimd::CimdSettings::default();
+                if let Some(n) = c.cache_max_size.filter(|n| *n > 0) {
+                    s.cache_max_size = n as usize;
+                }
+                if let Some(ttl) = c.cache_fallback_ttl.as_deref().and_then(|t| parse_go_duration(t).ok()) {
+                    s.cache_fallback_ttl = ttl;
+                }
+                s
+            }),
         };
         (Some(config), storage)
     }
@@ -892,6 +1087,35 @@ impl<'a> Ctx<'a> {
                     .client_secret_ref
                     .as_ref()
                     .and_then(|r| self.secrets.string(r, &format!("{at}.oauth2Config.clientSecretRef")));
+                let dcr = c.dcr_config.as_ref().map(|d| {
+                    let dat = format!("{at}.oauth2Config.dcrConfig");
+                    if d.discovery_url.is_some() == d.registration_endpoint.is_some() {
+                        check.problem(
+                            REASON_AS_INVALID,
+                            format!(
+                                "{dat}: set exactly one of discoveryUrl and registrationEndpoint ({DOC_UPSTREAMS})"
+                            ),
+                        );
+                    }
+                    if c.client_secret_ref.is_some() {
+                        check.problem(
+                            REASON_AS_INVALID,
+                            format!(
+                                "{at}.oauth2Config: clientSecretRef must not be set with dcrConfig ({DOC_UPSTREAMS})"
+                            ),
+                        );
+                    }
+                    crate::authserver::config::DcrSettings {
+                        discovery_url: d.discovery_url.clone(),
+                        registration_endpoint: d.registration_endpoint.clone(),
+                        initial_access_token: d
+                            .initial_access_token_ref
+                            .as_ref()
+                            .and_then(|r| self.secrets.string(r, &format!("{dat}.initialAccessTokenRef"))),
+                        software_id: d.software_id.clone(),
+                        software_statement: d.software_statement.clone(),
+                    }
+                });
                 UpstreamKind::OAuth2(OAuth2Upstream {
                     authorization_endpoint: c.authorization_endpoint.clone(),
                     token_endpoint: c.token_endpoint.clone(),
@@ -901,6 +1125,9 @@ impl<'a> Ctx<'a> {
                     scopes: c.scopes.clone().unwrap_or_default(),
                     userinfo: c.user_info.as_ref().map(userinfo),
                     additional_authorization_params: c.additional_authorization_params.clone().unwrap_or_default(),
+                    dcr,
+                    token_response_mapping: c.token_response_mapping.clone(),
+                    identity_from_token: c.identity_from_token.clone(),
                 })
             }
         };
@@ -1045,8 +1272,6 @@ impl<'a> Ctx<'a> {
                 self.unsupported.push(what);
             }
         };
-        note(asc.cimd.as_ref().is_some_and(|c| c.enabled), format!("{p}.cimd"));
-        note(asc.disable_upstream_token_injection == Some(true), format!("{p}.disableUpstreamTokenInjection"));
         note(asc.delegate_clients.as_ref().is_some_and(|d| !d.is_empty()), format!("{p}.delegateClients"));
         note(asc.trusted_issuers.as_ref().is_some_and(|d| !d.is_empty()), format!("{p}.trustedIssuers"));
         note(
@@ -1055,11 +1280,6 @@ impl<'a> Ctx<'a> {
         );
         for (i, up) in asc.upstream_providers.iter().enumerate() {
             let at = format!("{p}.upstreamProviders[{i}]");
-            if let Some(c) = &up.oauth2_config {
-                note(c.dcr_config.is_some(), format!("{at}.oauth2Config.dcrConfig"));
-                note(c.token_response_mapping.is_some(), format!("{at}.oauth2Config.tokenResponseMapping"));
-                note(c.identity_from_token.is_some(), format!("{at}.oauth2Config.identityFromToken"));
-            }
             if let Some(c) = &up.oidc_config {
                 note(c.user_info_override.is_some(), format!("{at}.oidcConfig.userInfoOverride"));
             }

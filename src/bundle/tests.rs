@@ -145,6 +145,7 @@ fn env() -> Environment {
             ("srv-api".to_string(), "http://127.0.0.1:9002/mcp".to_string()),
         ]
         .into(),
+        ..Environment::default()
     }
 }
 
@@ -331,13 +332,13 @@ fn subject_provider_name_must_name_an_upstream_even_for_unimplemented_strategies
 fn unimplemented_strategy_leaves_the_backend_out() {
     let yaml = valid_bundle().replace(
         "  type: upstreamInject\n  upstreamInject:\n    providerName: forge",
-        "  type: tokenExchange\n  tokenExchange:\n    tokenUrl: https://sts.test/token\n    audience: backend\n    subjectProviderName: corp",
+        "  type: awsSts\n  awsSts:\n    region: eu-west-1\n    fallbackRoleArn: arn:aws:iam::123456789012:role/mcp\n    subjectProviderName: corp",
     );
     let r = reconcile(&yaml);
     let c = r.condition(VMCP, "BackendAuthConfig-srv-forge").expect("per-backend condition");
     assert!(!c.status);
     assert_eq!(c.reason, "StrategyNotImplemented");
-    assert!(c.message.contains("tokenExchange"), "{c}");
+    assert!(c.message.contains("awsSts"), "{c}");
     let rt = r.runtime.expect("the rest keeps serving");
     let names: Vec<&str> = rt.vmcp.backends.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, vec!["remote-docs", "srv-api"]);

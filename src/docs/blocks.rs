@@ -79,7 +79,7 @@ impl Fence {
     }
 }
 
-fn attribute(info: &str, name: &str) -> Option<String> {
+pub(crate) fn attribute(info: &str, name: &str) -> Option<String> {
     let start = info.find(&format!("{name}="))? + name.len() + 1;
     let rest = &info[start..];
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;

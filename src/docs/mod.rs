@@ -4,6 +4,8 @@
 //! fallback for pages an MDX parser rejects.
 
 pub mod blocks;
+pub mod mdx;
+pub mod verify;
 
 pub use blocks::{CodeBlock, extract_blocks, heading_anchor};
 

@@ -6,7 +6,9 @@
 //! categories the documented ACL grants. Typed records live with their owners
 //! (`authserver::store`), serialized as JSON.
 
+pub mod bench;
 pub mod memory;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -15,11 +15,11 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler};
 
 use super::backend::{self, BackendConn};
-use super::config::{BackendConfig, VmcpConfig};
+use super::config::{BackendConfig, OutgoingStrategy, VmcpConfig};
 use super::error::{BackendError, OutgoingError};
 use super::incoming::Identity;
 use super::outgoing::{self, Caller};
-use crate::defects::Defects;
+use crate::defects::{Defect, Defects};
 
 /// What every session of one gateway shares.
 pub struct Shared {
@@ -27,12 +27,17 @@ pub struct Shared {
     /// The client backend sessions are opened with.
     pub http: reqwest::Client,
     pub defects: Defects,
+    /// Exchanged tokens (`tokenExchange`), shared by every session.
+    pub exchange_cache: super::exchange::ExchangeCache,
+    /// `passthroughHeaders`, validated.
+    pub passthrough: Vec<http::HeaderName>,
 }
 
 /// The caller of one MCP request, read from the HTTP request the MCP message arrived in.
 struct RequestCaller {
     identity: Identity,
     client_authorization: Option<HeaderValue>,
+    client_headers: HeaderMap,
 }
 
 impl RequestCaller {
@@ -41,11 +46,16 @@ impl RequestCaller {
         Self {
             identity: parts.and_then(|p| p.extensions.get::<Identity>()).cloned().unwrap_or_else(Identity::anonymous),
             client_authorization: parts.and_then(|p| p.headers.get(AUTHORIZATION)).cloned(),
+            client_headers: parts.map(|p| p.headers.clone()).unwrap_or_default(),
         }
     }
 
     fn as_outgoing(&self) -> Caller<'_> {
-        Caller { identity: &self.identity, client_authorization: self.client_authorization.as_ref() }
+        Caller {
+            identity: &self.identity,
+            client_authorization: self.client_authorization.as_ref(),
+            client_headers: Some(&self.client_headers),
+        }
     }
 }
 
@@ -75,9 +85,28 @@ impl Aggregator {
         if *bound == me { Ok(()) } else { Err("Unauthorized: this MCP session belongs to another principal".into()) }
     }
 
-    fn outgoing_headers(&self, backend: &BackendConfig, caller: &RequestCaller) -> Result<HeaderMap, OutgoingError> {
-        let strategy = self.shared.config.outgoing.for_backend(&backend.name);
-        outgoing::headers_for(strategy, caller.as_outgoing(), &self.shared.defects)
+    async fn outgoing_headers(
+        &self,
+        backend: &BackendConfig,
+        caller: &RequestCaller,
+    ) -> Result<HeaderMap, OutgoingError> {
+        let shared = &self.shared;
+        let outgoing_config = &shared.config.outgoing;
+        let strategy = if shared.defects.is_on(Defect::IgnoreOutgoingDefault)
+            && !outgoing_config.backends.contains_key(&backend.name)
+        {
+            &OutgoingStrategy::Unauthenticated
+        } else {
+            outgoing_config.for_backend(&backend.name)
+        };
+        let env = outgoing::Env {
+            http: &shared.http,
+            cache: &shared.exchange_cache,
+            defects: &shared.defects,
+            passthrough: &shared.passthrough,
+            disable_upstream_token_injection: outgoing_config.disable_upstream_token_injection,
+        };
+        outgoing::backend_headers(strategy, caller.as_outgoing(), env).await
     }
 
     /// The backend session for `headers`, reusing the open one when it was opened with the same
@@ -107,7 +136,8 @@ impl Aggregator {
     }
 
     async fn backend_tools(&self, backend: &BackendConfig, caller: &RequestCaller) -> Result<Vec<Tool>, String> {
-        let headers = self.outgoing_headers(backend, caller).map_err(|e| format!("authentication failed: {e}"))?;
+        let headers =
+            self.outgoing_headers(backend, caller).await.map_err(|e| format!("authentication failed: {e}"))?;
         let peer = self.connection(backend, headers).await.map_err(|e| e.to_string())?;
         match backend::list_tools(&peer).await {
             Ok(tools) => Ok(tools),
@@ -208,7 +238,7 @@ impl ServerHandler for Aggregator {
             return Err(McpError::invalid_params(format!("Unknown tool: {}", request.name), None));
         };
         let name = &backend.name;
-        let headers = match self.outgoing_headers(backend, &caller) {
+        let headers = match self.outgoing_headers(backend, &caller).await {
             Ok(h) => h,
             Err(e) => return Ok(tool_error(format!("backend `{name}`: authentication failed: {e}"))),
         };

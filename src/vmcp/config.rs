@@ -32,6 +32,7 @@ pub enum BackendKind {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // built once per deployment
 pub enum IncomingAuthConfig {
     /// `type: anonymous`: anyone who can reach the gateway may use it.
     Anonymous,
@@ -52,6 +53,20 @@ pub struct OidcIncoming {
     /// `inline.jwksUrl`; `None` means keys come from the in-process embedded server, or else
     /// from OIDC discovery of `issuer`.
     pub jwks_url: Option<String>,
+    /// RFC 7662 introspection of opaque tokens, enabled by the MCPOIDCConfig's `clientSecretRef`.
+    pub introspection: Option<IntrospectionConfig>,
+    /// Only tokens whose `sub` is this value are accepted (`kubernetesServiceAccount` with
+    /// `serviceAccount` and `namespace`: `system:serviceaccount:<namespace>:<name>`).
+    pub required_subject: Option<String>,
+}
+
+/// Introspection client settings (authentication.mdx#oidc-authentication, VA:187-188).
+#[derive(Debug, Clone)]
+pub struct IntrospectionConfig {
+    /// `introspectionUrl`, else the issuer's discovered `introspection_endpoint`.
+    pub url: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +76,12 @@ pub struct OutgoingAuthConfig {
     /// `outgoingAuth.backends` (inline) or each backend's `externalAuthConfigRef` (discovered),
     /// already resolved to strategies.
     pub backends: BTreeMap<String, OutgoingStrategy>,
+    /// Top-level `passthroughHeaders`: client request headers forwarded verbatim to every
+    /// backend, at the lowest precedence (a strategy's own header wins). Validated at start-up.
+    pub passthrough_headers: Vec<String>,
+    /// `authServerConfig.disableUpstreamTokenInjection`: no stored upstream token is injected
+    /// and no client credential header reaches a backend; `headerInjection` still applies.
+    pub disable_upstream_token_injection: bool,
 }
 
 impl OutgoingAuthConfig {
@@ -79,6 +100,59 @@ pub enum OutgoingStrategy {
     UpstreamInject { provider_name: String },
     /// A fixed header from a Secret.
     HeaderInjection { header_name: String, header_value: String },
+    /// RFC 8693 token exchange; the exchanged token is sent to the backend.
+    TokenExchange(TokenExchangeConfig),
+    /// Cross-application access: ID-JAG at the IdP (RFC 8693), then RFC 7523 at the target AS.
+    Xaa(XaaConfig),
+}
+
+/// `xaa` of an MCPExternalAuthConfig, with secrets resolved and `subjectProviderName` filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XaaConfig {
+    pub name: String,
+    pub idp_token_url: String,
+    pub idp_client_id: Option<String>,
+    pub idp_client_secret: Option<String>,
+    pub target_token_url: String,
+    pub target_client_id: Option<String>,
+    pub target_client_secret: Option<String>,
+    pub target_audience: String,
+    pub target_resource: Option<String>,
+    pub scopes: Vec<String>,
+    /// The upstream whose stored ID token is the Step A subject.
+    pub subject_provider_name: String,
+    /// Full URN (default `urn:ietf:params:oauth:token-type:id_token`).
+    pub subject_token_type: String,
+}
+
+/// `tokenExchange` of an MCPExternalAuthConfig, with the client secret resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExchangeConfig {
+    /// The MCPExternalAuthConfig's name (cache key and messages).
+    pub name: String,
+    pub token_url: String,
+    pub audience: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+    /// With it, the stored upstream access token of that provider is the subject token;
+    /// without it, the vMCP-issued JWT the client presented (docs O12/O13).
+    pub subject_provider_name: Option<String>,
+    /// Full URN (`urn:ietf:params:oauth:token-type:access_token` by default).
+    pub subject_token_type: String,
+    /// Send the exchanged token in this header (raw) instead of `Authorization: Bearer`.
+    pub external_token_header_name: Option<String>,
+}
+
+/// Expands the CRD's short token-type forms (`access_token`, `id_token`, `jwt`) to RFC 8693 URNs;
+/// empty means `access_token`.
+pub fn token_type_urn(value: Option<&str>) -> String {
+    match value.map(str::trim).unwrap_or_default() {
+        "" | "access_token" => "urn:ietf:params:oauth:token-type:access_token".into(),
+        "id_token" => "urn:ietf:params:oauth:token-type:id_token".into(),
+        "jwt" => "urn:ietf:params:oauth:token-type:jwt".into(),
+        other => other.to_owned(),
+    }
 }
 
 /// `config.aggregation` with the prefix conflict strategy.

@@ -36,6 +36,19 @@ pub enum GatewayError {
     /// Two backends of the group share a name.
     #[error("backend `{backend}` appears twice in the group; backend names must be unique")]
     DuplicateBackend { backend: String },
+    /// `disableUpstreamTokenInjection: true` with a strategy that attaches a new credential
+    /// (embedded-auth-server-vmcp.mdx#skip-token-injection-for-public-backends, VE:726-732).
+    #[error(
+        "spec.authServerConfig.disableUpstreamTokenInjection is true, but outgoingAuth {location} uses {strategy}; \
+         the two cannot be combined on one vMCP (docs: embedded-auth-server-vmcp.mdx#skip-token-injection-for-public-backends)"
+    )]
+    InjectionDisabledWithStrategy { location: String, strategy: &'static str },
+    /// A `tokenExchange` field is unusable.
+    #[error("outgoingAuth {location}: tokenExchange.{field} {reason} (docs: token-exchange-k8s.mdx)")]
+    InvalidTokenExchange { location: String, field: String, reason: String },
+    /// A `passthroughHeaders` entry names a restricted or invalid header.
+    #[error("passthroughHeaders: `{header}` {reason} (docs: authentication.mdx#pass-through-client-headers)")]
+    RestrictedPassthroughHeader { header: String, reason: &'static str },
     /// `incomingAuth.oidc` is unusable.
     #[error("incomingAuth.oidc.{field}: {reason}")]
     InvalidIncoming { field: &'static str, reason: String },
@@ -54,6 +67,12 @@ pub enum OutgoingError {
     /// A header of the strategy's configuration is invalid (refused at start-up normally).
     #[error("header `{header}` of the outgoing strategy is invalid")]
     InvalidHeader { header: String },
+    /// The RFC 8693 exchange failed; nothing was cached.
+    #[error("token exchange at {url} failed: {reason}")]
+    ExchangeFailed { url: String, reason: String },
+    /// `tokenExchange` without `subjectProviderName` needs the client's own bearer token.
+    #[error("token exchange needs the client's bearer token as subject, and the request carried none")]
+    NoSubjectToken,
 }
 
 /// A failure talking to a backend MCP server.

@@ -96,6 +96,12 @@ pub enum TokenError {
     WrongAudience,
     #[error("token has no `sub` claim")]
     MissingSubject,
+    #[error("only tokens of `{0}` are accepted")]
+    WrongSubject(String),
+    #[error("token is not active (RFC 7662 introspection)")]
+    Inactive,
+    #[error("token introspection failed: {0}")]
+    IntrospectionFailed(String),
 }
 
 fn now_secs() -> u64 {
@@ -108,6 +114,8 @@ pub struct TokenValidator {
     audience: String,
     embedded: Option<Arc<dyn EmbeddedAuth>>,
     remote: Option<RemoteJwks>,
+    introspection: Option<Introspector>,
+    required_subject: Option<String>,
     defects: Defects,
 }
 
@@ -138,11 +146,25 @@ impl TokenValidator {
                 jwks_url: oidc.jwks_url.clone(),
                 issuer: oidc.issuer.clone(),
                 cache: tokio::sync::Mutex::new(None),
+                no_refetch: defects.is_on(Defect::NoJwksRefetch),
             })
         } else {
             None
         };
-        Self { issuer: oidc.issuer.clone(), audience: oidc.audience.clone(), embedded, remote, defects }
+        let introspection = oidc.introspection.clone().map(|config| Introspector {
+            http: remote.as_ref().map(|r| r.http.clone()).unwrap_or_default(),
+            issuer: oidc.issuer.clone(),
+            config,
+        });
+        Self {
+            issuer: oidc.issuer.clone(),
+            audience: oidc.audience.clone(),
+            embedded,
+            remote,
+            introspection,
+            required_subject: oidc.required_subject.clone(),
+            defects,
+        }
     }
 
     /// Validates `token` now; returns its claims.
@@ -152,6 +174,22 @@ impl TokenValidator {
 
     /// Validates `token` as of `now` (Unix seconds), with zero leeway.
     pub async fn validate_at(&self, token: &str, now: u64) -> Result<Map<String, Value>, TokenError> {
+        if let Some(introspector) = &self.introspection
+            && token.split('.').count() != 3
+        {
+            let mut claims = if self.defects.is_on(Defect::SkipIntrospection) {
+                let claims = serde_json::json!({
+                    "active": true, "sub": "unverified-opaque-token", "aud": self.audience, "exp": now + 60,
+                });
+                claims.as_object().cloned().unwrap_or_default()
+            } else {
+                introspector.introspect(token).await?
+            };
+            claims.entry("iss").or_insert_with(|| Value::String(self.issuer.clone()));
+            self.check_claims(&claims, now)?;
+            self.check_subject(&claims)?;
+            return Ok(claims);
+        }
         let (alg, kid) = parse_header(token)?;
         let claims = if self.defects.is_on(Defect::SkipSignatureCheck) {
             jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
@@ -178,7 +216,20 @@ impl TokenValidator {
                 .claims
         };
         self.check_claims(&claims, now)?;
+        self.check_subject(&claims)?;
         Ok(claims)
+    }
+
+    fn check_subject(&self, claims: &Map<String, Value>) -> Result<(), TokenError> {
+        match &self.required_subject {
+            Some(want)
+                if !self.defects.is_on(Defect::IgnoreRequiredSubject)
+                    && claims.get("sub").and_then(Value::as_str) != Some(want.as_str()) =>
+            {
+                Err(TokenError::WrongSubject(want.clone()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// RFC 7519 §4.1: `exp` required and strictly in the future, `nbf` not in the future, `iss`
@@ -263,6 +314,60 @@ struct RemoteJwks {
     jwks_url: Option<String>,
     issuer: String,
     cache: tokio::sync::Mutex<Option<Vec<Jwk>>>,
+    /// The `NoJwksRefetch` defect: an unknown `kid` never refreshes the cached set.
+    no_refetch: bool,
+}
+
+/// RFC 7662 introspection of opaque tokens with HTTP Basic client authentication (§2.1).
+struct Introspector {
+    http: reqwest::Client,
+    issuer: String,
+    config: crate::vmcp::config::IntrospectionConfig,
+}
+
+impl Introspector {
+    async fn endpoint(&self) -> Result<String, TokenError> {
+        if let Some(url) = &self.config.url {
+            return Ok(url.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'));
+        let fail = |e: String| TokenError::IntrospectionFailed(e);
+        let doc: Value = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| fail(format!("GET {url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| fail(format!("GET {url}: {e}")))?;
+        doc.get("introspection_endpoint")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| fail(format!("{url} has no introspection_endpoint")))
+    }
+
+    async fn introspect(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
+        let url = self.endpoint().await?;
+        let fail = |e: String| TokenError::IntrospectionFailed(e);
+        let resp = self
+            .http
+            .post(&url)
+            .basic_auth(&self.config.client_id, Some(&self.config.client_secret))
+            .header(http::header::ACCEPT, "application/json")
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .map_err(|e| fail(format!("POST {url}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("POST {url}: HTTP {}", resp.status())));
+        }
+        let body: Map<String, Value> = resp.json().await.map_err(|e| fail(format!("POST {url}: {e}")))?;
+        if body.get("active") != Some(&Value::Bool(true)) {
+            return Err(TokenError::Inactive);
+        }
+        Ok(body)
+    }
 }
 
 impl RemoteJwks {
@@ -277,7 +382,7 @@ impl RemoteJwks {
             keys.as_ref().and_then(|keys| keys.iter().find(|k| k.common.key_id.as_deref() == Some(kid)).cloned())
         };
         let mut jwk = find(&cache);
-        if jwk.is_none() && !fresh {
+        if jwk.is_none() && !fresh && !self.no_refetch {
             *cache = Some(self.fetch().await?);
             jwk = find(&cache);
         }
@@ -473,14 +578,14 @@ pub struct IncomingAuth {
 }
 
 enum Mode {
-    Anonymous,
+    Anonymous { require_token: bool },
     Oidc { validator: Box<TokenValidator>, embedded: Option<Arc<dyn EmbeddedAuth>> },
 }
 
 impl std::fmt::Debug for IncomingAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mode = match &self.mode {
-            Mode::Anonymous => "anonymous".to_owned(),
+            Mode::Anonymous { .. } => "anonymous".to_owned(),
             Mode::Oidc { validator, .. } => format!("{validator:?}"),
         };
         f.debug_struct("IncomingAuth").field("mode", &mode).field("challenge", &self.challenge).finish()
@@ -495,7 +600,10 @@ impl IncomingAuth {
         defects: Defects,
     ) -> Self {
         match config {
-            IncomingAuthConfig::Anonymous => Self { mode: Mode::Anonymous, challenge: Challenge::default() },
+            IncomingAuthConfig::Anonymous => Self {
+                mode: Mode::Anonymous { require_token: defects.is_on(crate::defects::Defect::AnonymousRequiresToken) },
+                challenge: Challenge::default(),
+            },
             IncomingAuthConfig::Oidc(oidc) => Self {
                 mode: Mode::Oidc {
                     validator: Box::new(TokenValidator::new(oidc, embedded.clone(), http, defects)),
@@ -513,7 +621,12 @@ impl IncomingAuth {
     /// The caller's identity, or why the request is refused.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identity, AuthFailure> {
         let (validator, embedded) = match &self.mode {
-            Mode::Anonymous => return Ok(Identity::anonymous()),
+            Mode::Anonymous { require_token } => {
+                if *require_token && headers.get(AUTHORIZATION).is_none() {
+                    return Err(AuthFailure::MissingCredentials("authorization header required".into()));
+                }
+                return Ok(Identity::anonymous());
+            }
             Mode::Oidc { validator, embedded } => (validator, embedded),
         };
         let Some(value) = headers.get(AUTHORIZATION) else {
@@ -642,6 +755,8 @@ pub(crate) mod tests {
             resource_url: AUDIENCE.into(),
             scopes: vec!["openid".into(), "profile".into()],
             jwks_url: None,
+            introspection: None,
+            required_subject: None,
         }
     }
 

@@ -7,9 +7,11 @@
 
 pub mod aggregator;
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod exchange;
 pub mod incoming;
 pub mod outgoing;
 pub mod prm;
@@ -66,7 +68,8 @@ impl Gateway {
         http: reqwest::Client,
         defects: Defects,
     ) -> Result<Gateway, GatewayError> {
-        validate(&config, embedded.is_some())?;
+        validate(&config, embedded.is_some(), &defects)?;
+        let passthrough = outgoing::validate_passthrough(&config.outgoing.passthrough_headers)?;
         let incoming = Arc::new(IncomingAuth::new(&config.incoming, embedded, http.clone(), defects.clone()));
         let prm = PrmState::new(&config.incoming);
         let allowed_hosts = allowed_hosts(&config.incoming);
@@ -80,7 +83,13 @@ impl Gateway {
             .build()
             .unwrap_or(http);
         Ok(Gateway {
-            shared: Arc::new(Shared { config, http: backend_http, defects }),
+            shared: Arc::new(Shared {
+                config,
+                http: backend_http,
+                defects,
+                exchange_cache: exchange::ExchangeCache::default(),
+                passthrough,
+            }),
             incoming,
             prm,
             allowed_hosts,
@@ -95,16 +104,23 @@ impl Gateway {
         let shared = self.shared.clone();
         let mcp_config = StreamableHttpServerConfig::default()
             .with_allowed_hosts(self.allowed_hosts.clone())
-            .with_max_request_body_bytes(MAX_REQUEST_BODY_BYTES)
+            .with_max_request_body_bytes(if self.shared.defects.is_on(crate::defects::Defect::GatewayNoBodyLimit) {
+                64 * 1024 * 1024
+            } else {
+                MAX_REQUEST_BODY_BYTES
+            })
             .with_cancellation_token(self.cancel.child_token());
         let mcp = StreamableHttpService::new(
             move || Ok(Aggregator::new(shared.clone())),
             Arc::new(LocalSessionManager::default()),
             mcp_config,
         );
+        let raw_parse_error = self.shared.defects.is_on(crate::defects::Defect::RawParseError);
         let mcp = Router::new()
             .nest_service("/mcp", mcp)
-            .layer(axum::middleware::map_response(parse_error_as_json_rpc))
+            .layer(axum::middleware::map_response(move |r| async move {
+                if raw_parse_error { r } else { parse_error_as_json_rpc(r).await }
+            }))
             .layer(axum::middleware::from_fn_with_state(self.incoming.clone(), incoming::require_auth));
         let prm = Router::new()
             .route("/.well-known/oauth-protected-resource", get(prm::handler).options(prm::handler))
@@ -154,7 +170,22 @@ async fn parse_error_as_json_rpc(response: axum::response::Response) -> axum::re
     }
 }
 
-fn validate(config: &VmcpConfig, has_embedded: bool) -> Result<(), GatewayError> {
+fn validate(config: &VmcpConfig, has_embedded: bool, defects: &Defects) -> Result<(), GatewayError> {
+    if config.outgoing.disable_upstream_token_injection
+        && !defects.is_on(crate::defects::Defect::AllowInjectionDisabledWithExchange)
+    {
+        let all = config
+            .outgoing
+            .default
+            .iter()
+            .map(|s| ("default".to_owned(), s))
+            .chain(config.outgoing.backends.iter().map(|(n, s)| (format!("backends.{n}"), s)));
+        for (location, strategy) in all {
+            if matches!(strategy, config::OutgoingStrategy::TokenExchange(_)) {
+                return Err(GatewayError::InjectionDisabledWithStrategy { location, strategy: "tokenExchange" });
+            }
+        }
+    }
     let mut seen = BTreeSet::new();
     for b in &config.backends {
         if !seen.insert(b.name.as_str()) {

@@ -143,6 +143,8 @@ async fn start_gateway(backends: Vec<BackendConfig>, outgoing: OutgoingAuthConfi
             resource_url: format!("{base}/mcp"),
             scopes: vec!["openid".into()],
             jwks_url: None,
+            introspection: None,
+            required_subject: None,
         }),
         outgoing,
         aggregation: AggregationConfig::default(),
@@ -182,6 +184,7 @@ async fn aggregates_prefixed_tools_and_injects_only_the_strategy_headers() {
     let outgoing = OutgoingAuthConfig {
         default: None,
         backends: BTreeMap::from([("alpha".to_owned(), inject("github")), ("gamma".to_owned(), inject("google"))]),
+        ..Default::default()
     };
     let backends = vec![
         backend("alpha", &alpha_url),
@@ -367,6 +370,7 @@ fn upstream_inject_without_an_embedded_server_is_refused_naming_the_backend() {
         outgoing: OutgoingAuthConfig {
             default: None,
             backends: BTreeMap::from([("github-mcp".to_owned(), inject("github"))]),
+            ..Default::default()
         },
         aggregation: AggregationConfig::default(),
     };
@@ -378,7 +382,7 @@ fn upstream_inject_without_an_embedded_server_is_refused_naming_the_backend() {
 #[tokio::test]
 async fn works_with_a_client_on_the_latest_protocol_revision() {
     let (alpha_url, alpha_seen) = start_backend("alpha").await;
-    let outgoing = OutgoingAuthConfig { default: Some(inject("github")), backends: BTreeMap::new() };
+    let outgoing = OutgoingAuthConfig { default: Some(inject("github")), ..Default::default() };
     let gw = start_gateway(vec![backend("alpha", &alpha_url)], outgoing, Defects::none()).await;
     let custom =
         HashMap::from([(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {}", gw.token("s1"))).unwrap())]);

@@ -4,6 +4,7 @@
 //! ID token; OAuth 2.0 upstreams ([`oauth2`]) have explicit endpoints and resolve identity through
 //! a userinfo endpoint, or synthesize a non-PII subject when none is configured.
 
+pub mod dcr;
 pub mod oauth2;
 pub mod oidc;
 
@@ -48,6 +49,8 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
     pub expires_in: Option<u64>,
+    /// The response as received (before `tokenResponseMapping`), for `identityFromToken`.
+    pub raw: Value,
 }
 
 impl TokenResponse {
@@ -69,7 +72,11 @@ pub struct Identity {
 #[derive(Debug)]
 pub enum UpstreamKindRuntime {
     Oidc(oidc::OidcProvider),
-    OAuth2 { userinfo: Option<UserInfoConfig> },
+    OAuth2 {
+        userinfo: Option<UserInfoConfig>,
+        token_response_mapping: Option<crate::crd::TokenResponseMapping>,
+        identity_from_token: Option<crate::crd::IdentityFromToken>,
+    },
 }
 
 /// A configured upstream, ready to use.
@@ -84,6 +91,8 @@ pub struct Upstream {
     pub token_endpoint: String,
     additional_authorization_params: BTreeMap<String, String>,
     pub kind: UpstreamKindRuntime,
+    /// Test-only (defect `identity-from-token-falls-back`).
+    pub fallback_to_userinfo: bool,
 }
 
 impl Upstream {
@@ -141,7 +150,11 @@ impl Upstream {
                 (
                     o.authorization_endpoint.clone(),
                     o.token_endpoint.clone(),
-                    UpstreamKindRuntime::OAuth2 { userinfo: o.userinfo.clone() },
+                    UpstreamKindRuntime::OAuth2 {
+                        userinfo: o.userinfo.clone(),
+                        token_response_mapping: o.token_response_mapping.clone(),
+                        identity_from_token: o.identity_from_token.clone(),
+                    },
                 )
             }
         };
@@ -160,6 +173,7 @@ impl Upstream {
             token_endpoint,
             additional_authorization_params: params.clone(),
             kind,
+            fallback_to_userinfo: false,
         })
     }
 
@@ -257,7 +271,14 @@ impl Upstream {
         if !status.is_success() {
             return Err(UpstreamError::TokenResponse(format!("HTTP {status}")));
         }
-        token_response_from(&fields)
+        match &self.kind {
+            UpstreamKindRuntime::OAuth2 { token_response_mapping: Some(m), .. } => {
+                let mut t = token_response_from(&oauth2::map_token_response(&fields, m)?)?;
+                t.raw = Value::Object(fields);
+                Ok(t)
+            }
+            _ => token_response_from(&fields),
+        }
     }
 
     /// Resolves who the user is from this leg's tokens.
@@ -269,10 +290,26 @@ impl Upstream {
     ) -> Result<Identity, UpstreamError> {
         match &self.kind {
             UpstreamKindRuntime::Oidc(p) => p.identity(http, &self.client_id, tokens, nonce).await,
-            UpstreamKindRuntime::OAuth2 { userinfo: Some(ui) } => {
+            // Docs KE:731-734: identityFromToken wins over userInfo, and a failed extraction fails
+            // the login with no fallback.
+            UpstreamKindRuntime::OAuth2 { identity_from_token: Some(ift), userinfo, .. } => {
+                match (oauth2::identity_from_token(&tokens.raw, ift), userinfo) {
+                    (Err(_), Some(ui)) if self.fallback_to_userinfo => {
+                        match oauth2::userinfo_identity(http, ui, &tokens.access_token).await {
+                            Ok(id) => Ok(id),
+                            Err(_) => Ok(oauth2::synthesize_identity(&tokens.access_token)),
+                        }
+                    }
+                    (Err(_), None) if self.fallback_to_userinfo => {
+                        Ok(oauth2::synthesize_identity(&tokens.access_token))
+                    }
+                    (r, _) => r,
+                }
+            }
+            UpstreamKindRuntime::OAuth2 { userinfo: Some(ui), .. } => {
                 oauth2::userinfo_identity(http, ui, &tokens.access_token).await
             }
-            UpstreamKindRuntime::OAuth2 { userinfo: None } => Ok(oauth2::synthesize_identity(&tokens.access_token)),
+            UpstreamKindRuntime::OAuth2 { userinfo: None, .. } => Ok(oauth2::synthesize_identity(&tokens.access_token)),
         }
     }
 }
@@ -312,7 +349,13 @@ fn token_response_from(fields: &Map<String, Value>) -> Result<TokenResponse, Ups
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     };
-    Ok(TokenResponse { access_token, refresh_token: string("refresh_token"), id_token: string("id_token"), expires_in })
+    Ok(TokenResponse {
+        access_token,
+        refresh_token: string("refresh_token"),
+        id_token: string("id_token"),
+        expires_in,
+        raw: Value::Object(fields.clone()),
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Identity for plain OAuth 2.0 upstreams: the userinfo endpoint, or a synthesized subject.
 
+use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -17,7 +18,11 @@ pub async fn userinfo_identity(
 ) -> Result<Identity, UpstreamError> {
     let url = &cfg.endpoint_url;
     let mut req = if cfg.http_method.eq_ignore_ascii_case("POST") { http.post(url) } else { http.get(url) };
-    req = req.bearer_auth(access_token).header(reqwest::header::ACCEPT, "application/json");
+    req = req.bearer_auth(access_token);
+    // The configured headers replace the defaults (docs VE:834-838 set `Accept` for GitHub).
+    if !cfg.additional_headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
+        req = req.header(reqwest::header::ACCEPT, "application/json");
+    }
     for (k, v) in &cfg.additional_headers {
         req = req.header(k.as_str(), v.as_str());
     }
@@ -68,6 +73,85 @@ pub fn synthesize_identity(access_token: &str) -> Identity {
     let digest = Sha256::digest(access_token.as_bytes());
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     Identity { subject: format!("tk-{hex}"), name: None, email: None, synthetic: true }
+}
+
+/// `tokenResponseMapping` (docs VE:228-234): the standard fields read from dot paths; the
+/// result is a flat response (`token_type` dropped: nested shapes use their own values, such as
+/// Slack's `user`).
+pub fn map_token_response(
+    fields: &serde_json::Map<String, Value>,
+    m: &crate::crd::TokenResponseMapping,
+) -> Result<serde_json::Map<String, Value>, UpstreamError> {
+    let root = Value::Object(fields.clone());
+    let mut out = serde_json::Map::new();
+    let access =
+        gjson(&root, &m.access_token_path).filter(|v| v.as_str().is_some_and(|s| !s.is_empty())).ok_or_else(|| {
+            UpstreamError::TokenResponse(format!(
+                "tokenResponseMapping.accessTokenPath `{}` found no token",
+                m.access_token_path
+            ))
+        })?;
+    out.insert("access_token".into(), access);
+    for (key, path, default) in [
+        ("scope", &m.scope_path, "scope"),
+        ("refresh_token", &m.refresh_token_path, "refresh_token"),
+        ("expires_in", &m.expires_in_path, "expires_in"),
+    ] {
+        if let Some(v) = gjson(&root, path.as_deref().unwrap_or(default)) {
+            out.insert(key.into(), v);
+        }
+    }
+    Ok(out)
+}
+
+/// `identityFromToken` (docs KE:681-741): subject (required), name and email from gjson paths
+/// into the token response. A missing or non-scalar subject fails the login.
+pub fn identity_from_token(raw: &Value, ift: &crate::crd::IdentityFromToken) -> Result<Identity, UpstreamError> {
+    let scalar = |path: &str| -> Option<String> {
+        match gjson(raw, path)? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let subject = scalar(&ift.subject_path).ok_or_else(|| {
+        UpstreamError::UserInfo(format!(
+            "identityFromToken.subjectPath `{}` found no string in the token response",
+            ift.subject_path
+        ))
+    })?;
+    Ok(Identity {
+        subject,
+        name: ift.name_path.as_deref().and_then(scalar),
+        email: ift.email_path.as_deref().and_then(scalar),
+        synthetic: false,
+    })
+}
+
+/// A gjson path subset: `a.b.0.c` walks objects and arrays; `|` chains segments; the
+/// `@upstreamjwt` modifier turns a JWT-shaped string into its decoded payload (no signature
+/// verification, as documented).
+pub fn gjson(root: &Value, path: &str) -> Option<Value> {
+    let mut cur = root.clone();
+    for segment in path.split('|').map(str::trim).filter(|s| !s.is_empty()) {
+        if segment == "@upstreamjwt" {
+            let payload = cur.as_str()?.split('.').nth(1)?;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+            cur = serde_json::from_slice(&bytes).ok()?;
+            continue;
+        }
+        for key in segment.split('.') {
+            cur = match cur {
+                Value::Object(mut m) => m.remove(key)?,
+                Value::Array(mut a) => {
+                    let i: usize = key.parse().ok()?;
+                    if i < a.len() { a.swap_remove(i) } else { return None }
+                }
+                _ => return None,
+            };
+        }
+    }
+    (!cur.is_null()).then_some(cur)
 }
 
 #[cfg(test)]
