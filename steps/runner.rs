@@ -125,6 +125,7 @@ pub async fn run(options: RunOptions) -> Result<Totals, String> {
         .filter_run(root, filter)
         .await;
 
+    world::finish_teardowns();
     let totals = summarize(&options);
     use cucumber::writer::Stats as _;
     if writer.execution_has_failed() && totals.failed == 0 {

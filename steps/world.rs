@@ -183,8 +183,29 @@ impl Drop for ConformanceWorld {
             let _context = runtime.as_ref().map(|r| r.enter());
             drop((github, google, backends, ext));
         });
-        if let Err(e) = spawned {
-            tracing::warn!("cannot start a teardown thread ({e}); the scenario's mocks leak until exit");
+        match spawned {
+            Ok(handle) => TEARDOWNS.lock().unwrap_or_else(|p| p.into_inner()).push(handle),
+            Err(e) => tracing::warn!("cannot start a teardown thread ({e}); the scenario's mocks leak until exit"),
+        }
+    }
+}
+
+/// Teardown threads still running: the runner joins them before the process exits, so that
+/// containers and servers of the last scenarios are really removed.
+static TEARDOWNS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits (up to a minute) for every scenario's teardown to finish.
+pub fn finish_teardowns() {
+    let handles = std::mem::take(&mut *TEARDOWNS.lock().unwrap_or_else(|p| p.into_inner()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for handle in handles {
+        while !handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        } else {
+            eprintln!("a scenario's teardown did not finish within a minute; its mocks or containers may remain");
         }
     }
 }

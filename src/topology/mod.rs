@@ -521,9 +521,25 @@ impl Topology {
 }
 
 impl Drop for Topology {
+    /// Removes the containers synchronously: testcontainers' own clean-up is a task spawned on
+    /// drop, which never runs when the process exits right after a scenario, leaving the
+    /// containers running.
     fn drop(&mut self) {
         for name in &self.mapped {
             unmap_cluster_dns(name);
+        }
+        let ids: Vec<String> = self.nodes.iter().map(|n| n.container.id().to_string()).collect();
+        if ids.is_empty() {
+            return;
+        }
+        match std::process::Command::new("docker").args(["rm", "--force", "--volumes"]).args(&ids).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "redis topology: docker rm {} failed: {}",
+                ids.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Err(e) => eprintln!("redis topology: cannot run docker rm for {}: {e}", ids.join(" ")),
         }
     }
 }
