@@ -123,7 +123,7 @@ fn set_value(doc: &mut serde_json::Value, path: &str, value: Option<serde_json::
 #[given(expr = "the {word} field {string} is set to the YAML:")]
 async fn set_yaml(w: &mut ConformanceWorld, kind: String, path: String, step: &Step) -> Result<(), String> {
     let raw = step.docstring.as_deref().ok_or("this step needs a docstring with the YAML value")?;
-    let text = docstring_text(raw);
+    let text = super::deploy::docstring_text(raw);
     let value: serde_json::Value =
         serde_saphyr::from_str(&text).map_err(|e| format!("the docstring is not YAML: {e}\n{text}"))?;
     edit_manifests(w, &kind, |doc| set_value(doc, &path, Some(value.clone())))
@@ -132,18 +132,6 @@ async fn set_yaml(w: &mut ConformanceWorld, kind: String, path: String, step: &S
 #[given(expr = "the {word} field {string} is removed")]
 async fn remove_field(w: &mut ConformanceWorld, kind: String, path: String) -> Result<(), String> {
     edit_manifests(w, &kind, |doc| set_value(doc, &path, None))
-}
-
-/// The docstring's text without gherkin's content-type line and indentation.
-fn docstring_text(raw: &str) -> String {
-    let mut lines: Vec<&str> = raw.lines().collect();
-    if lines.first().is_some_and(|l| !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphanumeric())) {
-        lines.remove(0);
-    }
-    let indent =
-        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
-    lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
-        + "\n"
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,8 +659,8 @@ async fn register_with(w: &mut ConformanceWorld, metadata: serde_json::Value) ->
 #[when("a client registers with the metadata:")]
 async fn register_metadata(w: &mut ConformanceWorld, step: &Step) -> Result<(), String> {
     let raw = step.docstring.as_deref().ok_or("this step needs a docstring with the JSON metadata")?;
-    let metadata: serde_json::Value =
-        serde_json::from_str(&docstring_text(raw)).map_err(|e| format!("the docstring is not JSON: {e}"))?;
+    let metadata: serde_json::Value = serde_json::from_str(&super::deploy::docstring_text(raw))
+        .map_err(|e| format!("the docstring is not JSON: {e}"))?;
     w.reply = Some(register_with(w, metadata).await?);
     Ok(())
 }
@@ -804,7 +792,7 @@ async fn publish_document(w: &mut ConformanceWorld, path: String, step: &Step) -
     let raw = step.docstring.as_deref().ok_or("this step needs the JSON document as a docstring")?;
     let host = cimd_host(w).await;
     let url = host.url(&path);
-    let text = docstring_text(raw)
+    let text = super::deploy::docstring_text(raw)
         .replace("{url}", &url)
         .replace("{redirect_uri}", &harness_redirect_uri())
         .replace("{host}", &host.base_url());

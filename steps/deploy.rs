@@ -250,7 +250,7 @@ fn set_path(doc: &mut serde_json::Value, path: &str, value: &str) -> Result<(), 
 
 /// The docstring's text: gherkin 0.16 keeps the content type (`"""yaml`) as the first line and
 /// the feature file's indentation on every line; drop both.
-fn docstring_text(raw: &str) -> String {
+pub(crate) fn docstring_text(raw: &str) -> String {
     let mut lines: Vec<&str> = raw.lines().collect();
     if lines.first().is_some_and(|l| !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphanumeric())) {
         lines.remove(0);

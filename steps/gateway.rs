@@ -149,7 +149,7 @@ async fn documented_block_n(
 #[given("the scenario adds these manifests, with the harness endpoints filled in:")]
 async fn scenario_manifests_filled(w: &mut ConformanceWorld, step: &Step) -> Result<(), String> {
     let raw = step.docstring.as_deref().ok_or("this step needs a docstring with the manifests")?;
-    let yaml = fill(w, &docstring_text(raw));
+    let yaml = fill(w, &super::deploy::docstring_text(raw));
     w.manifests.push(ManifestSource { origin: "feature docstring".into(), yaml, documented: false });
     Ok(())
 }
@@ -250,18 +250,6 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
         }
         (t, p) => *t = p.clone(),
     }
-}
-
-/// Same as deploy.rs: drop the docstring's content type line and common indentation.
-fn docstring_text(raw: &str) -> String {
-    let mut lines: Vec<&str> = raw.lines().collect();
-    if lines.first().is_some_and(|l| !l.trim().is_empty() && l.trim().chars().all(|c| c.is_ascii_alphanumeric())) {
-        lines.remove(0);
-    }
-    let indent =
-        lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
-    lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim_start() }).collect::<Vec<_>>().join("\n")
-        + "\n"
 }
 
 // ---------------------------------------------------------------------------------------------
