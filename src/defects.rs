@@ -19,6 +19,8 @@ pub enum Defect {
     SkipAudienceCheck,
     /// The gateway accepts JWTs whose `exp` has passed.
     SkipExpiryCheck,
+    /// The gateway accepts JWTs whose `iss` is not the configured issuer.
+    SkipIssuerCheck,
     /// The gateway accepts JWTs without checking their signature.
     SkipSignatureCheck,
     /// The token endpoint accepts any `code_verifier` (PKCE not checked).
@@ -178,6 +180,7 @@ impl Defect {
         ),
         (Defect::SkipAudienceCheck, "skip-audience-check", "incoming JWTs are accepted whatever their aud"),
         (Defect::SkipExpiryCheck, "skip-expiry-check", "incoming JWTs are accepted after exp"),
+        (Defect::SkipIssuerCheck, "skip-issuer-check", "incoming JWTs are accepted whatever their iss"),
         (
             Defect::SkipSignatureCheck,
             "skip-signature-check",

@@ -14,6 +14,7 @@ struct Case {
 
 const CASES: &[Case] = &[
     Case { defect: "inject-wrong-provider-token", tags: "@claim-O15", failing_check: "upstream-inject.provider-token" },
+    Case { defect: "skip-issuer-check", tags: "@as-jwt-issuer", failing_check: "incoming.token-refused" },
     Case {
         defect: "leak-client-authorization",
         tags: "@claim-N1",
