@@ -21,6 +21,10 @@ pub enum Defect {
     SkipExpiryCheck,
     /// The gateway accepts JWTs whose `iss` is not the configured issuer.
     SkipIssuerCheck,
+    /// The login visits the upstream providers in reverse `upstreamProviders` order.
+    ReverseUpstreamChain,
+    /// The 401 challenge does not name the protected resource metadata.
+    OmitResourceMetadata,
     /// The gateway accepts JWTs without checking their signature.
     SkipSignatureCheck,
     /// The token endpoint accepts any `code_verifier` (PKCE not checked).
@@ -181,6 +185,8 @@ impl Defect {
         (Defect::SkipAudienceCheck, "skip-audience-check", "incoming JWTs are accepted whatever their aud"),
         (Defect::SkipExpiryCheck, "skip-expiry-check", "incoming JWTs are accepted after exp"),
         (Defect::SkipIssuerCheck, "skip-issuer-check", "incoming JWTs are accepted whatever their iss"),
+        (Defect::ReverseUpstreamChain, "reverse-upstream-chain", "the login visits the upstreams in reverse order"),
+        (Defect::OmitResourceMetadata, "omit-resource-metadata", "the 401 challenge lacks resource_metadata"),
         (
             Defect::SkipSignatureCheck,
             "skip-signature-check",

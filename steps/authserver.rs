@@ -449,23 +449,17 @@ async fn basic_with_secret(w: &mut ConformanceWorld) -> Result<(), String> {
 
 #[when(expr = "a client sends the token request body {string}")]
 async fn raw_token_body(w: &mut ConformanceWorld, body: String) -> Result<(), String> {
-    let e = endpoints(w).await?;
-    let resp = w
-        .http
-        .post(&e.token)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .map_err(|err| format!("POST {} failed: {err}", e.token))?;
-    w.reply = Some(login::reply(resp).await?);
-    Ok(())
+    post_token_body(w, body).await
 }
 
 #[when(expr = "a client sends a token request body of {int} KiB")]
 async fn huge_token_body(w: &mut ConformanceWorld, kib: usize) -> Result<(), String> {
+    post_token_body(w, format!("grant_type=authorization_code&code={}", "a".repeat(kib * 1024))).await
+}
+
+/// Posts `body` as a form to the token endpoint and keeps the reply.
+async fn post_token_body(w: &mut ConformanceWorld, body: String) -> Result<(), String> {
     let e = endpoints(w).await?;
-    let body = format!("grant_type=authorization_code&code={}", "a".repeat(kib * 1024));
     let resp = w
         .http
         .post(&e.token)
@@ -629,8 +623,7 @@ async fn merge_documented(
     page: String,
     section: String,
 ) -> Result<(), String> {
-    let (_, text) = vmcp_conformance::docs::read_page(&page)?;
-    let blocks = vmcp_conformance::docs::extract_blocks(&text);
+    let blocks = super::deploy::page_blocks(&page)?;
     let block = blocks
         .iter()
         .find(|b| b.heading_anchor == section && b.title.as_deref() == Some(title.as_str()))
@@ -880,11 +873,10 @@ fn dcr_substitute(w: &mut ConformanceWorld, text: &str) -> Result<String, String
 }
 
 fn documented_block(page: &str, section: &str, title: &str) -> Result<String, String> {
-    let (_, text) = vmcp_conformance::docs::read_page(page)?;
-    vmcp_conformance::docs::extract_blocks(&text)
-        .into_iter()
+    super::deploy::page_blocks(page)?
+        .iter()
         .find(|b| b.heading_anchor == section && b.title.as_deref() == Some(title))
-        .map(|b| b.content)
+        .map(|b| b.content.clone())
         .ok_or_else(|| format!("{page} has no block titled {title:?} under #{section}"))
 }
 

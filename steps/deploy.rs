@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
@@ -24,8 +25,7 @@ async fn documented_manifests(
     page: String,
     section: String,
 ) -> Result<(), String> {
-    let (_, text) = docs::read_page(&page)?;
-    let blocks = docs::extract_blocks(&text);
+    let blocks = page_blocks(&page)?;
     for title in titles.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let block = blocks
             .iter()
@@ -194,10 +194,30 @@ async fn start_backends(w: &mut ConformanceWorld, documents: &[serde_json::Value
     Ok(())
 }
 
-fn backend_tools() -> Result<BTreeMap<String, Vec<String>>, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/backends.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_saphyr::from_str(&text).map_err(|e| format!("{} is not a map of backend -> tools: {e}", path.display()))
+/// fixtures/backends.yaml, read once per run.
+fn backend_tools() -> Result<&'static BTreeMap<String, Vec<String>>, String> {
+    static CATALOGUE: std::sync::LazyLock<Result<BTreeMap<String, Vec<String>>, String>> =
+        std::sync::LazyLock::new(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/backends.yaml");
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_saphyr::from_str(&text)
+                .map_err(|e| format!("{} is not a map of backend -> tools: {e}", path.display()))
+        });
+    CATALOGUE.as_ref().map_err(Clone::clone)
+}
+
+/// The fenced blocks of a docs page, read and extracted once per run (every scenario's
+/// Background asks for the same pages).
+pub(crate) fn page_blocks(page: &str) -> Result<Arc<Vec<docs::CodeBlock>>, String> {
+    static PAGES: std::sync::LazyLock<std::sync::Mutex<BTreeMap<String, Arc<Vec<docs::CodeBlock>>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(blocks) = PAGES.lock().unwrap_or_else(|p| p.into_inner()).get(page) {
+        return Ok(Arc::clone(blocks));
+    }
+    let (_, text) = docs::read_page(page)?;
+    let blocks = Arc::new(docs::extract_blocks(&text));
+    PAGES.lock().unwrap_or_else(|p| p.into_inner()).insert(page.to_string(), Arc::clone(&blocks));
+    Ok(blocks)
 }
 
 /// Documented hosts and placeholders -> what this scenario can reach. Printed with each run.

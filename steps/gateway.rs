@@ -14,7 +14,6 @@ use rmcp::ServiceExt as _;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use vmcp_conformance::docs;
 
 use super::backends::redact;
 use super::suite_prelude::*;
@@ -127,8 +126,7 @@ async fn documented_block_n(
     page: String,
     section: String,
 ) -> Result<(), String> {
-    let (_, text) = docs::read_page(&page)?;
-    let blocks = docs::extract_blocks(&text);
+    let blocks = super::deploy::page_blocks(&page)?;
     let matching: Vec<_> =
         blocks.iter().filter(|b| b.heading_anchor == section && b.title.as_deref() == Some(title.as_str())).collect();
     let block = matching.get(number.saturating_sub(1)).ok_or_else(|| {

@@ -189,7 +189,7 @@ impl AuthServer {
             resource,
         };
         let session_id = random_token(24);
-        self.start_leg(0, request, session_id, None).await.map_err(|e| {
+        self.start_leg(self.chain_order()[0], request, session_id, None).await.map_err(|e| {
             tracing::error!(error = %e, "authorize: storage failure");
             fail("server_error", "the authorization server's storage is unavailable")
         })
@@ -205,6 +205,16 @@ impl AuthServer {
             return Err(format!("resource `{r}` is not an audience this server issues tokens for"));
         }
         Ok(())
+    }
+
+    /// Upstream indexes in the order a login visits them: the order of `upstreamProviders`
+    /// (embedded-auth-server-vmcp.mdx#how-it-works). Never empty: start-up requires an upstream.
+    pub(crate) fn chain_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.upstreams.len()).collect();
+        if self.defects.is_on(crate::defects::Defect::ReverseUpstreamChain) {
+            order.reverse();
+        }
+        order
     }
 
     /// Stores a pending authorization for upstream `index` and returns its authorization URL.

@@ -115,10 +115,10 @@ impl AuthServer {
         };
         store.put_upstream_tokens(&pending.session_id, &row, self.config.lifespans.refresh_token).await?;
 
-        if index + 1 < self.upstreams.len() {
-            return Ok(self
-                .start_leg(index + 1, pending.client.clone(), pending.session_id.clone(), Some(user))
-                .await?);
+        let order = self.chain_order();
+        let next = order.iter().position(|&i| i == index).and_then(|step| order.get(step + 1));
+        if let Some(&next) = next {
+            return Ok(self.start_leg(next, pending.client.clone(), pending.session_id.clone(), Some(user)).await?);
         }
         let (code, id) = self.hmac.mint(CODE_PREFIX);
         let lifespan = self.config.lifespans.auth_code;

@@ -96,13 +96,52 @@ pub async fn exchange(
     if let Some(token) = cache.get(&key) {
         return Ok(token);
     }
-    let fail = |reason: String| OutgoingError::ExchangeFailed { url: config.token_url.clone(), reason };
     let mut form = request_form(config, subject_token);
     if omit_audience {
         form.retain(|(k, _)| *k != "audience");
     }
-    let mut request = http.post(&config.token_url).header(http::header::ACCEPT, "application/json");
-    match (&config.client_id, &config.client_secret) {
+    let client = (&config.client_id, &config.client_secret);
+    let (token, value) = token_response(http, &config.token_url, client, form).await?;
+    let fail = |reason: String| OutgoingError::ExchangeFailed { url: config.token_url.clone(), reason };
+    if let Some(tt) = value.get("token_type").and_then(|t| t.as_str())
+        && !tt.eq_ignore_ascii_case("bearer")
+        && tt != "N_A"
+    {
+        return Err(fail(format!("token_type `{tt}` is not Bearer")));
+    }
+    if let Some(secs) = value.get("expires_in").and_then(serde_json::Value::as_u64) {
+        let ttl = Duration::from_secs(secs);
+        if ttl > CACHE_SKEW {
+            cache.put(key, token.clone(), Instant::now() + ttl - CACHE_SKEW);
+        }
+    }
+    Ok(token)
+}
+
+pub const ID_JAG_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// POSTs `form` to `url` with optional HTTP Basic client authentication; returns `access_token`.
+async fn token_request(
+    http: &reqwest::Client,
+    url: &str,
+    client: (&Option<String>, &Option<String>),
+    form: Vec<(&'static str, String)>,
+) -> Result<String, OutgoingError> {
+    token_response(http, url, client, form).await.map(|(token, _)| token)
+}
+
+/// POSTs `form` to `url` with optional HTTP Basic client authentication (RFC 6749 §2.3.1);
+/// returns the non-empty `access_token` and the whole JSON response.
+async fn token_response(
+    http: &reqwest::Client,
+    url: &str,
+    client: (&Option<String>, &Option<String>),
+    mut form: Vec<(&'static str, String)>,
+) -> Result<(String, serde_json::Value), OutgoingError> {
+    let fail = |reason: String| OutgoingError::ExchangeFailed { url: url.to_owned(), reason };
+    let mut request = http.post(url).header(http::header::ACCEPT, "application/json");
+    match client {
         (Some(id), Some(secret)) => request = request.header(http::header::AUTHORIZATION, basic(id, secret)),
         (Some(id), None) => form.push(("client_id", id.clone())),
         _ => {}
@@ -128,63 +167,9 @@ pub async fn exchange(
         .get("access_token")
         .and_then(|t| t.as_str())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| fail("the response has no access_token".into()))?
-        .to_owned();
-    if let Some(tt) = value.get("token_type").and_then(|t| t.as_str())
-        && !tt.eq_ignore_ascii_case("bearer")
-        && tt != "N_A"
-    {
-        return Err(fail(format!("token_type `{tt}` is not Bearer")));
-    }
-    if let Some(secs) = value.get("expires_in").and_then(serde_json::Value::as_u64) {
-        let ttl = Duration::from_secs(secs);
-        if ttl > CACHE_SKEW {
-            cache.put(key, token.clone(), Instant::now() + ttl - CACHE_SKEW);
-        }
-    }
-    Ok(token)
-}
-
-pub const ID_JAG_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
-pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-
-/// POSTs `form` to `url` with optional HTTP Basic client authentication; returns `access_token`.
-async fn token_request(
-    http: &reqwest::Client,
-    url: &str,
-    client: (&Option<String>, &Option<String>),
-    mut form: Vec<(&'static str, String)>,
-) -> Result<String, OutgoingError> {
-    let fail = |reason: String| OutgoingError::ExchangeFailed { url: url.to_owned(), reason };
-    let mut request = http.post(url).header(http::header::ACCEPT, "application/json");
-    match client {
-        (Some(id), Some(secret)) => request = request.header(http::header::AUTHORIZATION, basic(id, secret)),
-        (Some(id), None) => form.push(("client_id", id.clone())),
-        _ => {}
-    }
-    let response = tokio::time::timeout(Duration::from_secs(15), request.form(&form).send())
-        .await
-        .map_err(|_| fail("timed out after 15 s".into()))?
-        .map_err(|e| fail(format!("request failed: {e}")))?;
-    let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| fail(format!("reading the response failed: {e}")))?;
-    let body = &bytes[..bytes.len().min(MAX_RESPONSE)];
-    if !status.is_success() {
-        let detail = serde_json::from_slice::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-            .map(|e| format!(" (error `{e}`)"))
-            .unwrap_or_default();
-        return Err(fail(format!("HTTP {}{detail}", status.as_u16())));
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| fail(format!("the response is not JSON: {e}")))?;
-    value
-        .get("access_token")
-        .and_then(|t| t.as_str())
-        .filter(|t| !t.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| fail("the response has no access_token".into()))
+        .ok_or_else(|| fail("the response has no access_token".into()))?;
+    Ok((token, value))
 }
 
 /// Cross-application access (embedded-auth-server-vmcp.mdx#bridge-separate-trust-domains-cross-application-access):

@@ -604,13 +604,19 @@ impl IncomingAuth {
                 mode: Mode::Anonymous { require_token: defects.is_on(crate::defects::Defect::AnonymousRequiresToken) },
                 challenge: Challenge::default(),
             },
-            IncomingAuthConfig::Oidc(oidc) => Self {
-                mode: Mode::Oidc {
-                    validator: Box::new(TokenValidator::new(oidc, embedded.clone(), http, defects)),
-                    embedded,
-                },
-                challenge: Challenge::from_config(oidc),
-            },
+            IncomingAuthConfig::Oidc(oidc) => {
+                let mut challenge = Challenge::from_config(oidc);
+                if defects.is_on(crate::defects::Defect::OmitResourceMetadata) {
+                    challenge.resource_metadata = None;
+                }
+                Self {
+                    mode: Mode::Oidc {
+                        validator: Box::new(TokenValidator::new(oidc, embedded.clone(), http, defects)),
+                        embedded,
+                    },
+                    challenge,
+                }
+            }
         }
     }
 
