@@ -4,6 +4,8 @@
 //! scenarios covering that requirement fail (rule 3 of ARCHITECTURE.md). They are never on by
 //! default and are named on the command line with `--defect <name>`.
 
+pub mod cases;
+
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
