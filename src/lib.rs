@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod crd;
 pub mod defects;
 pub mod docs;
+pub mod report;
 pub mod storage;
 pub mod target;
 pub mod topology;

@@ -1,0 +1,7 @@
+//! What a conformance run produced, in one model every report is written from (JUnit and
+//! Cucumber JSON come from cucumber's own writers; the HTML page, the YAML conformance report
+//! and the coverage table from [`RunReport`]). The runner in `steps/` fills it.
+
+pub mod model;
+
+pub use model::*;
