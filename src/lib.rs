@@ -7,11 +7,16 @@
 pub mod authserver;
 pub mod bench;
 pub mod bundle;
+pub mod cliconfig;
 pub mod crd;
 pub mod defects;
 pub mod docs;
+pub mod mocks;
 pub mod report;
+pub mod selftest;
+pub mod serve;
 pub mod storage;
 pub mod target;
 pub mod topology;
+pub mod vendor;
 pub mod vmcp;

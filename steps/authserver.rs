@@ -794,6 +794,45 @@ async fn publish_document(w: &mut ConformanceWorld, path: String, step: &Step) -
     Ok(())
 }
 
+/// Publishes a document whose client_id is `{url}` of `path`, answered in a misbehaving way.
+async fn publish_answer(
+    w: &mut ConformanceWorld,
+    path: &str,
+    answer: impl FnOnce(serde_json::Value) -> mock_idps::CimdAnswer,
+) {
+    let host = cimd_host(w).await;
+    let url = host.url(path);
+    let doc = serde_json::json!({
+        "client_id": url, "client_name": "misbehaving host", "redirect_uris": [harness_redirect_uri()],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    host.serve(path, answer(doc));
+}
+
+#[given(expr = "the document host answers {string} with a valid document after {int} seconds")]
+async fn publish_slow(w: &mut ConformanceWorld, path: String, seconds: u64) {
+    publish_answer(w, &path, |doc| mock_idps::CimdAnswer::Slow(doc, std::time::Duration::from_secs(seconds))).await;
+}
+
+#[given(expr = "the document host answers {string} with a valid document padded to {int} KB")]
+async fn publish_padded(w: &mut ConformanceWorld, path: String, kb: usize) {
+    publish_answer(w, &path, |doc| mock_idps::CimdAnswer::Padded(doc, kb * 1024)).await;
+}
+
+#[given(expr = "the document host redirects {string} to {string}, a document naming the first URL as its client_id")]
+async fn publish_redirect(w: &mut ConformanceWorld, path: String, target: String) {
+    let host = cimd_host(w).await;
+    let redirecting = host.url(&path);
+    // The target names the redirecting URL, so only the redirect itself makes it unacceptable.
+    let doc = serde_json::json!({
+        "client_id": redirecting, "client_name": "moved", "redirect_uris": [harness_redirect_uri()],
+        "token_endpoint_auth_method": "none",
+    });
+    let target_url = host.serve(&target, mock_idps::CimdAnswer::Document(doc));
+    host.serve(&path, mock_idps::CimdAnswer::Redirect(target_url));
+}
+
 #[when(expr = "the user logs in through the vMCP with the client ID metadata document {string}")]
 async fn cimd_login(w: &mut ConformanceWorld, path: String) -> Result<(), String> {
     let client_id = cimd_host(w).await.url(&path);
@@ -1149,5 +1188,287 @@ async fn name_claim(w: &mut ConformanceWorld, name: String) -> Result<(), String
         claims["name"].as_str() == Some(name.as_str()),
         format!("name = {name:?}"),
         format!("name = {}", claims["name"]),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission: conditions on resources other than the VirtualMCPServer
+// ---------------------------------------------------------------------------------------------
+
+#[then(expr = "the {word} {string} reports {word}={word} with reason {word}")]
+async fn resource_condition(
+    w: &mut ConformanceWorld,
+    kind: String,
+    name: String,
+    type_: String,
+    status: String,
+    reason: String,
+) -> Result<(), String> {
+    let deployed = w.deployed.as_ref().ok_or("nothing was deployed")?;
+    let resource = format!("{kind}/{name}");
+    let want = status.eq_ignore_ascii_case("true");
+    let found = deployed
+        .conditions
+        .iter()
+        .any(|c| c.resource == resource && c.type_ == type_ && c.status == want && c.reason == reason);
+    let all: Vec<String> = deployed.conditions.iter().map(ToString::to_string).collect();
+    verify(
+        &mut w.checks,
+        Check::must("bundle.status-condition", "auth-k8s.mdx#connect-to-an-external-identity-provider"),
+        found,
+        format!("{resource}: {type_}={status} reason {reason}"),
+        format!("{all:?}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream providers that misbehave, and Entra-like ID tokens
+// ---------------------------------------------------------------------------------------------
+
+fn google(w: &ConformanceWorld) -> Result<&mock_idps::GoogleMock, String> {
+    w.google.as_ref().ok_or_else(|| "the Google-like provider has not been started (deploy first)".to_string())
+}
+
+#[when("the Google-like provider starts signing ID tokens for another issuer")]
+async fn google_wrong_issuer(w: &mut ConformanceWorld) -> Result<(), String> {
+    google(w)?.set_fault(mock_idps::Fault::WrongIssuer);
+    Ok(())
+}
+
+#[when("the Google-like provider starts issuing ID tokens that expired ten minutes ago")]
+async fn google_expired(w: &mut ConformanceWorld) -> Result<(), String> {
+    google(w)?.set_fault(mock_idps::Fault::ExpiredIdToken);
+    Ok(())
+}
+
+#[when(expr = "the Google-like provider's token endpoint starts answering HTTP {int}")]
+async fn google_5xx(w: &mut ConformanceWorld, status: u16) -> Result<(), String> {
+    if status != 500 {
+        return Err(format!("the mock can only answer HTTP 500, not {status}"));
+    }
+    google(w)?.set_fault(mock_idps::Fault::ServerError);
+    Ok(())
+}
+
+#[when(expr = "the Google-like provider's token endpoint starts answering after {int} seconds")]
+async fn google_slow(w: &mut ConformanceWorld, seconds: u64) -> Result<(), String> {
+    google(w)?.set_fault(mock_idps::Fault::SlowToken(std::time::Duration::from_secs(seconds)));
+    Ok(())
+}
+
+#[when("the Google-like provider starts issuing Entra-like ID tokens (per-application sub, stable oid)")]
+async fn google_entra(w: &mut ConformanceWorld) -> Result<(), String> {
+    google(w)?.set_entra_claims(true);
+    Ok(())
+}
+
+#[when(expr = "the Google-like provider starts issuing access tokens that expire after {int} seconds")]
+async fn google_short_tokens(w: &mut ConformanceWorld, seconds: u64) -> Result<(), String> {
+    google(w)?.set_access_token_lifetime(seconds);
+    Ok(())
+}
+
+#[when("the Google-like provider revokes every refresh token it issued")]
+async fn google_revoke(w: &mut ConformanceWorld) -> Result<(), String> {
+    google(w)?.revoke_refresh_tokens();
+    Ok(())
+}
+
+#[then(expr = "{string} received a Google access token obtained by refreshing, not the first one issued")]
+async fn received_refreshed(w: &mut ConformanceWorld, backend: String) -> Result<(), String> {
+    let user = w.user.login.clone();
+    let issued: Vec<String> =
+        google(w)?.issued().into_iter().filter(|t| t.user == user).map(|t| t.access_token).collect();
+    let calls = w.backend(&backend)?.tool_calls();
+    let auth = calls
+        .last()
+        .and_then(|c| c.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.clone()));
+    let latest = issued.last().map(|t| format!("Bearer {t}"));
+    let ok = issued.len() >= 2 && auth.is_some() && auth == latest;
+    let short = |s: &str| s.chars().take(20).collect::<String>() + "…";
+    verify(
+        &mut w.checks,
+        Check::must("upstream-refresh.refreshed-token", "concepts/embedded-auth-server.mdx#automatic-token-refresh"),
+        ok,
+        "a second Google access token (from the refresh grant) as Bearer",
+        format!("{} Google tokens issued to {user}; the backend got {:?}", issued.len(), auth.as_deref().map(short)),
+    )
+}
+
+#[when(expr = "GitHub now signs in {string} while Google still signs in {string}")]
+async fn split_accounts(w: &mut ConformanceWorld, github_user: String, google_user: String) -> Result<(), String> {
+    w.github
+        .as_ref()
+        .ok_or("the GitHub-like provider has not been started")?
+        .set_user(mock_idps::MockUser::named(&github_user));
+    google(w)?.set_user(mock_idps::MockUser::named(&google_user));
+    Ok(())
+}
+
+#[then("the access token carries neither a name nor an email claim")]
+async fn no_identity_claims(w: &mut ConformanceWorld) -> Result<(), String> {
+    let claims = login::claims(&w.login()?.access_token)?;
+    verify(
+        &mut w.checks,
+        Check::must("jwt.no-identity-claims", "embedded-auth-server-k8s.mdx#using-an-oauth-20-upstream-provider"),
+        claims.get("name").is_none() && claims.get("email").is_none(),
+        "no name and no email claim",
+        format!("name = {}, email = {}", claims["name"], claims["email"]),
+    )
+}
+
+#[then(expr = "neither GitHub nor Google saw the URL of {string}, only the configured client IDs")]
+async fn cimd_url_not_upstream(w: &mut ConformanceWorld, path: String) -> Result<(), String> {
+    let cimd_url = cimd_host(w).await.url(&path);
+    let mut leaks = Vec::new();
+    let mut client_ids = Vec::new();
+    for (provider, configured) in [("GitHub", w.github_client_id.clone()), ("Google", w.google_client_id.clone())] {
+        for r in upstream_requests(w, provider).await? {
+            let text = format!("{:?} {:?} {}", r.query, r.headers, r.body);
+            let decoded: String =
+                url::form_urlencoded::parse(r.body.as_bytes()).map(|(k, v)| format!("{k}={v}&")).collect();
+            if text.contains(&cimd_url) || decoded.contains(&cimd_url) {
+                leaks.push(format!("{provider} {} {}", r.method, r.path));
+            }
+            if let Some((_, id)) = r.query.iter().find(|(k, _)| k == "client_id") {
+                client_ids.push((provider, id.clone(), id == &configured));
+            }
+        }
+    }
+    verify(
+        &mut w.checks,
+        Check::must(
+            "upstream.own-client-credentials",
+            "concepts/embedded-auth-server.mdx#client-id-metadata-document-cimd",
+        ),
+        leaks.is_empty() && !client_ids.is_empty() && client_ids.iter().all(|(_, _, ok)| *ok),
+        "upstream requests carry the configured client IDs and never the CIMD URL",
+        format!("requests naming the CIMD URL: {leaks:?}; authorization client_ids: {client_ids:?}"),
+    )
+}
+
+#[then(expr = "the user's browser is sent back to {string}, where nothing completes the login")]
+async fn browser_lands_unserved(w: &mut ConformanceWorld, expected: String) -> Result<(), String> {
+    let want = expected.replace("{issuer}", &w.base_url());
+    let e = endpoints(w).await?;
+    let client_id = login::register(w, &e.registration).await?;
+    let pkce = Pkce::new();
+    let params = AuthorizeParams::standard(&client_id, "openid offline_access", &e.resource, &pkce);
+    let mut url = reqwest::Url::parse(&e.authorization).map_err(|err| err.to_string())?;
+    url.query_pairs_mut().extend_pairs(params.0.iter().map(|(k, v)| (*k, v.as_str())));
+    // Follow the browser until an answer is not a redirect; remember every URL visited.
+    let mut visited = Vec::new();
+    let mut current = url.to_string();
+    let mut last_status = 0;
+    let client_redirect = harness_redirect_uri();
+    for _ in 0..10 {
+        if current.starts_with(&client_redirect) {
+            // Back at the client: the login completed (the harness's client does not listen).
+            visited.push(client_redirect.clone());
+            last_status = 0;
+            break;
+        }
+        let resp = w.http.get(&current).send().await.map_err(|err| format!("GET {current} failed: {err}"))?;
+        last_status = resp.status().as_u16();
+        let location = resp.headers().get("location").and_then(|v| v.to_str().ok()).map(String::from);
+        let here = reqwest::Url::parse(&current).map_err(|err| err.to_string())?;
+        visited.push(format!("{}{}", here.origin().ascii_serialization(), here.path()));
+        match location {
+            Some(l) if (300..400).contains(&last_status) => {
+                current = here.join(&l).map_err(|err| err.to_string())?.to_string();
+            }
+            _ => break,
+        }
+    }
+    let ended = visited.last().cloned().unwrap_or_default();
+    verify(
+        &mut w.checks,
+        Check::must(
+            "upstream.default-callback",
+            "embedded-auth-server-k8s.mdx#default-callback-url-for-upstream-providers",
+        ),
+        ended == want && last_status >= 400,
+        format!("the browser stops at {want} with an error status"),
+        format!("stopped at {ended} with {last_status} (visited {visited:?})"),
+    )
+}
+
+/// POSTs an empty-grant token request to `url` (after `{issuer}` expansion).
+async fn probe_token_endpoint(w: &mut ConformanceWorld, url: &str) -> Result<HttpReply, String> {
+    let url = url.replace("{issuer}", &w.base_url());
+    let resp = w
+        .http
+        .post(&url)
+        .form(&[("grant_type", "authorization_code"), ("code", "probe"), ("client_id", "probe")])
+        .send()
+        .await
+        .map_err(|e| format!("POST {url} failed: {e}"))?;
+    login::reply(resp).await
+}
+
+/// Whether `r` is a token endpoint's RFC 6749 §5.2 answer to a request it cannot honour.
+fn is_token_endpoint_error(r: &HttpReply) -> bool {
+    matches!(r.status, 400 | 401)
+        && r.json().ok().and_then(|j| j["error"].as_str().map(String::from)).is_some_and(|e| {
+            ["invalid_request", "invalid_client", "invalid_grant", "unauthorized_client"].contains(&e.as_str())
+        })
+}
+
+#[then(expr = "a token request to {string} reaches the token endpoint")]
+async fn token_endpoint_served(w: &mut ConformanceWorld, url: String) -> Result<(), String> {
+    let r = probe_token_endpoint(w, &url).await?;
+    verify(
+        &mut w.checks,
+        Check::must(
+            "as-endpoints.root",
+            "embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource",
+        ),
+        is_token_endpoint_error(&r),
+        format!("{url}: a token endpoint's OAuth error (400/401 with error)"),
+        format!("{}: {}", r.status, r.body.chars().take(200).collect::<String>()),
+    )
+}
+
+#[then(expr = "a token request to {string} reaches no token endpoint")]
+async fn token_endpoint_unserved(w: &mut ConformanceWorld, url: String) -> Result<(), String> {
+    let r = probe_token_endpoint(w, &url).await?;
+    verify(
+        &mut w.checks,
+        Check::must(
+            "as-endpoints.path-unserved",
+            "embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource",
+        ),
+        !is_token_endpoint_error(&r) && !(200..300).contains(&r.status),
+        format!("{url}: no token endpoint there (not a 2xx, not a token endpoint's OAuth error)"),
+        format!("{}: {}", r.status, r.body.chars().take(200).collect::<String>()),
+    )
+}
+
+/// The `sub` of the access tokens seen, oldest first (for re-keying scenarios).
+#[derive(Debug, Clone, Default)]
+struct NotedSubjects(Vec<String>);
+
+#[when("the harness notes the access token's subject")]
+async fn note_subject(w: &mut ConformanceWorld) -> Result<(), String> {
+    let sub = login::claims(&w.login()?.access_token)?["sub"].as_str().map(String::from).ok_or("the JWT has no sub")?;
+    w.ext.get_or_insert_default::<NotedSubjects>().0.push(sub);
+    Ok(())
+}
+
+#[then(expr = "the access token's subject {word} the noted one")]
+async fn subject_compared(w: &mut ConformanceWorld, relation: String) -> Result<(), String> {
+    let sub = login::claims(&w.login()?.access_token)?["sub"].as_str().map(String::from).ok_or("the JWT has no sub")?;
+    let noted = w.ext.get_or_insert_default::<NotedSubjects>().0.last().cloned().ok_or("no subject was noted")?;
+    let (id, want_same) = match relation.as_str() {
+        "is" => ("identity.same-user", true),
+        "differs-from" => ("identity.rekeyed", false),
+        other => return Err(format!("unknown relation `{other}`: use `is` or `differs-from`")),
+    };
+    verify(
+        &mut w.checks,
+        Check::must(id, "embedded-auth-server-vmcp.mdx#stable-subject-for-oidc-upstreams"),
+        (sub == noted) == want_same,
+        format!("sub {} {noted}", if want_same { "=" } else { "!=" }),
+        format!("sub = {sub}"),
     )
 }

@@ -37,6 +37,30 @@ impl Check {
 pub struct CheckOutcome {
     pub id: &'static str,
     pub passed: bool,
+    pub level: Level,
+    pub source: &'static str,
+    /// Kept only when the check failed or warned (a passing check's values add nothing).
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl CheckOutcome {
+    /// The report's form of this outcome.
+    pub fn to_result(&self) -> vmcp_conformance::report::CheckResult {
+        use vmcp_conformance::report::{CheckResult, Severity, redact::redact_text};
+        CheckResult {
+            id: self.id.to_string(),
+            severity: match self.level {
+                Level::Must => Severity::Must,
+                Level::Should => Severity::Should,
+            },
+            passed: self.passed,
+            source: self.source.to_string(),
+            // Expected and actual values often quote a token or a response body.
+            expected: self.expected.as_deref().map(redact_text),
+            actual: self.actual.as_deref().map(redact_text),
+        }
+    }
 }
 
 /// Evaluates `check`: `Ok` when `ok`, else an error (MUST) or a warning (SHOULD) that shows
@@ -49,18 +73,33 @@ pub fn verify(
     actual: impl Display,
 ) -> Result<(), String> {
     if ok {
-        log.push(CheckOutcome { id: check.id, passed: true });
+        log.push(CheckOutcome {
+            id: check.id,
+            passed: true,
+            level: check.level,
+            source: check.source,
+            expected: None,
+            actual: None,
+        });
         return Ok(());
     }
     let level = match check.level {
         Level::Must => "MUST",
         Level::Should => "SHOULD",
     };
+    let (expected, actual) = (expected.to_string(), actual.to_string());
     let message = format!(
         "[{}] {level} requirement not met ({})\n  expected: {expected}\n  actual:   {actual}",
         check.id, check.source
     );
-    log.push(CheckOutcome { id: check.id, passed: false });
+    log.push(CheckOutcome {
+        id: check.id,
+        passed: false,
+        level: check.level,
+        source: check.source,
+        expected: Some(expected),
+        actual: Some(actual),
+    });
     match check.level {
         Level::Must => Err(message),
         Level::Should => {

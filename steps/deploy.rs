@@ -117,7 +117,7 @@ async fn condition_reported(
 /// Starts the mocks the manifests need, maps documented hosts and placeholders to them, and
 /// deploys to the target.
 pub(crate) async fn deploy_manifests(w: &mut ConformanceWorld) -> Result<(), String> {
-    start_identity_providers(w).await;
+    start_identity_providers(w).await?;
     let mut documents = Vec::new();
     for source in &w.manifests {
         let parsed: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml)
@@ -146,7 +146,45 @@ pub(crate) async fn deploy_manifests(w: &mut ConformanceWorld) -> Result<(), Str
     Ok(())
 }
 
-async fn start_identity_providers(w: &mut ConformanceWorld) {
+/// The run's mocks on the fixed ports of `--mocks-listen` (url and kubernetes targets): started
+/// once and kept for the whole run, because the implementation is configured with them once (and
+/// may read their discovery documents and keys only at its start).
+#[derive(Default)]
+struct FixedMocks {
+    github: Option<GithubMock>,
+    google: Option<GoogleMock>,
+    backends: BTreeMap<String, MockBackend>,
+}
+
+static FIXED_MOCKS: tokio::sync::Mutex<FixedMocks> =
+    tokio::sync::Mutex::const_new(FixedMocks { github: None, google: None, backends: BTreeMap::new() });
+
+fn fixed(addr: std::net::SocketAddr) -> Result<Option<std::net::TcpListener>, String> {
+    mock_idps::standalone::bind_fixed(addr).map(Some)
+}
+
+async fn start_identity_providers(w: &mut ConformanceWorld) -> Result<(), String> {
+    if let Some(layout) = super::world::mocks_layout() {
+        let mut mocks = FIXED_MOCKS.lock().await;
+        if mocks.github.is_none() {
+            let listener = fixed(layout.github())?;
+            mocks.github = Some(GithubMock::start_on(listener, &w.github_client_id, GITHUB_CLIENT_SECRET).await);
+        }
+        if mocks.google.is_none() {
+            let listener = fixed(layout.google())?;
+            mocks.google = Some(GoogleMock::start_on(listener, &w.google_client_id, GOOGLE_CLIENT_SECRET).await);
+        }
+        // Shared with earlier scenarios: clear what a scenario may have switched on.
+        if w.github.is_none() {
+            w.github = mocks.github.clone().inspect(|g| g.set_fault(mock_idps::Fault::None));
+        }
+        if w.google.is_none() {
+            w.google = mocks.google.clone().inspect(|g| {
+                g.set_fault(mock_idps::Fault::None);
+                g.set_entra_claims(false);
+            });
+        }
+    }
     if w.github.is_none() {
         w.github = Some(GithubMock::start(&w.github_client_id, GITHUB_CLIENT_SECRET).await);
     }
@@ -159,6 +197,7 @@ async fn start_identity_providers(w: &mut ConformanceWorld) {
     {
         idp.set(w.user.clone());
     }
+    Ok(())
 }
 
 trait SetUser {
@@ -179,6 +218,11 @@ impl SetUser for GoogleMock {
 /// tools fixtures/backends.yaml lists for it.
 async fn start_backends(w: &mut ConformanceWorld, documents: &[serde_json::Value]) -> Result<(), String> {
     let catalogue = backend_tools()?;
+    let names: Vec<String> = documents
+        .iter()
+        .filter(|d| d.get("kind").and_then(|k| k.as_str()) == Some("MCPServer"))
+        .filter_map(|d| d.pointer("/metadata/name").and_then(|n| n.as_str()).map(String::from))
+        .collect();
     for doc in documents {
         if doc.get("kind").and_then(|k| k.as_str()) != Some("MCPServer") {
             continue;
@@ -189,7 +233,21 @@ async fn start_backends(w: &mut ConformanceWorld, documents: &[serde_json::Value
         }
         let tools = catalogue.get(name).or_else(|| catalogue.get("default")).cloned().unwrap_or_default();
         let tool_refs: Vec<&str> = tools.iter().map(String::as_str).collect();
-        w.backends.insert(name.to_string(), MockBackend::start(name, &tool_refs).await);
+        let backend = match super::world::mocks_layout() {
+            Some(layout) => {
+                let mut mocks = FIXED_MOCKS.lock().await;
+                if !mocks.backends.contains_key(name) {
+                    let index = vmcp_conformance::mocks::backend_index(catalogue, &names, name);
+                    let started = MockBackend::start_on(fixed(layout.backend(index)?)?, name, &tool_refs).await;
+                    mocks.backends.insert(name.to_string(), started);
+                }
+                let shared = mocks.backends[name].clone();
+                shared.set_fault(mock_idps::Fault::None);
+                shared
+            }
+            None => MockBackend::start(name, &tool_refs).await,
+        };
+        w.backends.insert(name.to_string(), backend);
     }
     Ok(())
 }

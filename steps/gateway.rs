@@ -305,7 +305,7 @@ async fn call(
         config = config.auth_header(token);
     }
     let client =
-        ().serve(StreamableHttpClientTransport::from_config(config))
+        ().serve(StreamableHttpClientTransport::with_client(w.mcp_http(), config))
             .await
             .map_err(|e| format!("MCP initialize through the vMCP failed: {e}"))?;
     let _ = client.list_all_tools().await.map_err(|e| format!("tools/list failed: {e}"))?;
@@ -688,6 +688,30 @@ async fn idp_token_for(w: &mut ConformanceWorld, subject: String, audience: Stri
     Ok(())
 }
 
+#[given(expr = "the client holds a token from the identity provider for the audience {string} with the claims:")]
+async fn idp_token_with_claims(w: &mut ConformanceWorld, audience: String, step: &Step) -> Result<(), String> {
+    let aud = deployed_value(w, &audience);
+    let raw = step.docstring.as_deref().ok_or("this step needs a JSON docstring with the extra claims")?;
+    let extra: serde_json::Value = serde_json::from_str(&super::deploy::docstring_text(raw))
+        .map_err(|e| format!("the claims docstring is not JSON: {e}"))?;
+    let token = idp(w)?.mint("external-user-1", &aud, 300, extra).map_err(|e| e.to_string())?;
+    hold(w, token);
+    Ok(())
+}
+
+/// Replaces `spec.incomingAuth.authzConfig` by inline policies, one per paragraph of the docstring.
+#[given("the VirtualMCPServer's inline Cedar policies are:")]
+async fn inline_policies(w: &mut ConformanceWorld, step: &Step) -> Result<(), String> {
+    let raw = step.docstring.as_deref().ok_or("this step needs a docstring with Cedar policies")?;
+    let text = super::deploy::docstring_text(raw);
+    let policies: Vec<String> =
+        text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    let patch = serde_json::json!({"spec": {"incomingAuth": {"authzConfig": {
+        "type": "inline", "inline": {"policies": policies}
+    }}}});
+    merge_into(w, "VirtualMCPServer", None, &patch, None)
+}
+
 #[given(expr = "the client holds an expired token from the identity provider for the audience {string}")]
 async fn idp_expired(w: &mut ConformanceWorld, audience: String) -> Result<(), String> {
     let aud = deployed_value(w, &audience);
@@ -903,6 +927,34 @@ async fn xaa_backend_token(w: &mut ConformanceWorld, backend: String) -> Result<
     )
 }
 
+#[then(expr = "the vMCP logged a start-up warning naming {string} and {string}")]
+async fn startup_warning(w: &mut ConformanceWorld, first: String, second: String) -> Result<(), String> {
+    let logs = w.target.logs();
+    let found = logs.iter().any(|l| l.to_lowercase().contains("warn") && l.contains(&first) && l.contains(&second));
+    verify(
+        &mut w.checks,
+        Check::must("startup.warning", DOC_XAA),
+        found,
+        format!("a warning line naming {first:?} and {second:?}"),
+        format!("{:?}", logs.iter().filter(|l| l.to_lowercase().contains("warn")).collect::<Vec<_>>()),
+    )
+}
+
+#[then("the tool call failed with an error naming the target authorization server")]
+async fn xaa_failure_reported(w: &mut ConformanceWorld) -> Result<(), String> {
+    let (_, (target, _, _)) = xaa_mocks(w)?;
+    let url = target.token_url();
+    let result = w.last_call.clone().ok_or("no tool was called")?;
+    let text: String = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.clone()).collect();
+    verify(
+        &mut w.checks,
+        Check::must("xaa.failure-reported", DOC_XAA),
+        result.is_error == Some(true) && text.contains(&url),
+        format!("an isError result naming {url}"),
+        format!("isError {:?}: {text}", result.is_error),
+    )
+}
+
 #[then(expr = "both XAA steps ran {int} times")]
 async fn xaa_per_call(w: &mut ConformanceWorld, n: usize) -> Result<(), String> {
     let ((idp, _, _), (target, _, _)) = xaa_mocks(w)?;
@@ -977,6 +1029,37 @@ async fn too_large(w: &mut ConformanceWorld) -> Result<(), String> {
 async fn backend_down(w: &mut ConformanceWorld, backend: String) -> Result<(), String> {
     w.backend(&backend)?.set_fault(mock_idps::Fault::ServerError);
     Ok(())
+}
+
+#[when(expr = "the user starts a login asking for the resource {string}")]
+async fn login_for_resource(w: &mut ConformanceWorld, resource: String) -> Result<(), String> {
+    use super::login::{self, AuthorizeParams, Pkce};
+    let endpoints = login::discover(w).await?;
+    let client_id = login::register(w, &endpoints.registration).await?;
+    let params = AuthorizeParams::standard(&client_id, "openid", &resource, &Pkce::new());
+    let sent_state = params.state().map(String::from);
+    let (_, query) = login::authorize_until_client(w, &endpoints, &params).await?;
+    w.redirect_query = Some((sent_state, query));
+    Ok(())
+}
+
+#[given(expr = "the backend {string} answers tools\\/call only after {int} seconds")]
+async fn backend_slow(w: &mut ConformanceWorld, backend: String, secs: u64) -> Result<(), String> {
+    w.backend(&backend)?.set_fault(mock_idps::Fault::SlowToolCall(std::time::Duration::from_secs(secs)));
+    Ok(())
+}
+
+#[then(expr = "the tool call failed with a timeout naming the backend {string}")]
+async fn timed_out_naming_backend(w: &mut ConformanceWorld, backend: String) -> Result<(), String> {
+    let result = w.last_call.clone().ok_or("no tool was called")?;
+    let text: String = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.clone()).collect();
+    verify(
+        &mut w.checks,
+        Check::must("gateway.backend-timeout", "configuration.mdx#timeouts"),
+        result.is_error == Some(true) && text.contains(&backend) && text.contains("timed out"),
+        format!("an isError result naming {backend} and saying it timed out"),
+        format!("isError {:?}: {text}", result.is_error),
+    )
 }
 
 #[then(expr = "the tool call failed with an error naming the backend {string}")]

@@ -19,7 +19,7 @@ pub const INITIALIZE_BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initializ
 async fn connect(w: &ConformanceWorld) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ()>, String> {
     let token = w.login()?.access_token.clone();
     let config = StreamableHttpClientTransportConfig::with_uri(format!("{}/mcp", w.base_url())).auth_header(token);
-    let transport = StreamableHttpClientTransport::from_config(config);
+    let transport = StreamableHttpClientTransport::with_client(w.mcp_http(), config);
     ().serve(transport).await.map_err(|e| format!("MCP initialize through the vMCP failed: {e}"))
 }
 
@@ -184,4 +184,106 @@ async fn read_prm(w: &mut ConformanceWorld) -> Result<(), String> {
     w.metadata = Some(r.json()?);
     w.reply = Some(r);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cedar authorization (guides-vmcp/authentication.mdx#authorize-requests)
+
+const DOC_AUTHZ: &str = "authentication.mdx#authorize-requests; concepts/auth-framework.mdx (403 Forbidden)";
+/// The JSON-RPC id the raw `tools/call` carries, so the answer can be matched to it.
+const RAW_CALL_ID: i64 = 7;
+
+/// `initialize`, `notifications/initialized`, then `tools/call` over plain HTTP, so that an HTTP
+/// refusal (which an SDK turns into a transport error) can be inspected. The last reply is kept.
+#[when(expr = "the client calls the tool {string} through the vMCP over plain HTTP")]
+async fn raw_call(w: &mut ConformanceWorld, tool: String) -> Result<(), String> {
+    let token = w.login()?.access_token.clone();
+    let url = format!("{}/mcp", w.base_url());
+    let post = |body: String, session: Option<&str>| {
+        let mut r = w
+            .http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if let Some(s) = session {
+            r = r.header("mcp-session-id", s).header("mcp-protocol-version", "2025-06-18");
+        }
+        r.send()
+    };
+    let init = reply(post(INITIALIZE_BODY.into(), None).await.map_err(|e| format!("POST {url}: {e}"))?).await?;
+    let session = init
+        .header("mcp-session-id")
+        .map(str::to_owned)
+        .ok_or_else(|| format!("initialize answered {} without Mcp-Session-Id: {}", init.status, init.body))?;
+    let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned();
+    post(note, Some(&session)).await.map_err(|e| format!("POST {url}: {e}"))?;
+    let call = serde_json::json!({
+        "jsonrpc": "2.0", "id": RAW_CALL_ID, "method": "tools/call",
+        "params": {"name": tool, "arguments": {}},
+    });
+    let resp = post(call.to_string(), Some(&session)).await.map_err(|e| format!("POST {url}: {e}"))?;
+    w.reply = Some(reply(resp).await?);
+    Ok(())
+}
+
+#[then("the vMCP refuses the call with 403 and a JSON-RPC error for it")]
+async fn call_forbidden(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = w.reply()?.clone();
+    let body = r.json().unwrap_or_default();
+    let id = body.get("id").and_then(serde_json::Value::as_i64);
+    let message = body.pointer("/error/message").and_then(serde_json::Value::as_str);
+    verify(
+        &mut w.checks,
+        Check::must("authz.call-denied", DOC_AUTHZ),
+        r.status == 403 && id == Some(RAW_CALL_ID) && message.is_some(),
+        format!("403 with a JSON-RPC error whose id is {RAW_CALL_ID}"),
+        format!("{}: {}", r.status, r.body.chars().take(300).collect::<String>()),
+    )
+}
+
+#[then("the vMCP answers the call with a result")]
+async fn call_allowed(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = w.reply()?.clone();
+    // The result may come as JSON or as one SSE event; either way it carries the call's id.
+    let data = r.body.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).find(|d| !d.is_empty());
+    let json: serde_json::Value = serde_json::from_str(data.unwrap_or(&r.body)).unwrap_or_default();
+    let ok = r.status == 200
+        && json.get("id").and_then(serde_json::Value::as_i64) == Some(RAW_CALL_ID)
+        && json.get("result").is_some_and(|res| res.get("isError") != Some(&serde_json::Value::Bool(true)));
+    verify(
+        &mut w.checks,
+        Check::must("authz.call-allowed", DOC_AUTHZ),
+        ok,
+        format!("200 with a JSON-RPC result for id {RAW_CALL_ID}"),
+        format!("{}: {}", r.status, r.body.chars().take(300).collect::<String>()),
+    )
+}
+
+#[then(expr = "the tool list does not contain {string}")]
+async fn tool_not_listed(w: &mut ConformanceWorld, tool: String) -> Result<(), String> {
+    let listed = w.tools.contains(&tool);
+    verify(
+        &mut w.checks,
+        Check::must(
+            "authz.list-filtered",
+            "concepts/cedar-policies.mdx#list-operations-and-filtering; authz-policy-reference.mdx",
+        ),
+        !listed,
+        format!("{tool} not among the tools"),
+        format!("{:?}", w.tools),
+    )
+}
+
+#[then(expr = "{string} received no tools\\/call")]
+async fn no_tool_call(w: &mut ConformanceWorld, backend: String) -> Result<(), String> {
+    let calls = w.backend(&backend)?.tool_calls().len();
+    verify(
+        &mut w.checks,
+        Check::must("authz.not-forwarded", DOC_AUTHZ),
+        calls == 0,
+        "no tools/call reached the backend",
+        format!("{calls} tools/call requests"),
+    )
 }

@@ -12,6 +12,8 @@ use cucumber::tag::Ext as _;
 use cucumber::{World as _, WriterExt as _, writer};
 use futures::FutureExt as _;
 use vmcp_conformance::defects::Defects;
+use vmcp_conformance::report::{ScenarioResult, ScenarioStatus};
+use vmcp_conformance::vendor::{self, VendorRules, Verdicts};
 
 use super::world::{self, ConformanceWorld, HarnessConfig, TargetKind};
 
@@ -26,9 +28,14 @@ pub struct RunOptions {
     pub name: Option<String>,
     pub junit: PathBuf,
     pub json: PathBuf,
+    /// The report folder: `report.html` and `conformance-report.yaml` (and, unless `junit` and
+    /// `json` point elsewhere, `junit.xml` and `cucumber.json`).
+    pub out: PathBuf,
     pub concurrency: usize,
     pub target: TargetKind,
     pub defects: Defects,
+    /// Target file, claimed features, baseline and quarantine (default: all claimed, none expected to fail).
+    pub vendor: VendorRules,
 }
 
 impl RunOptions {
@@ -40,9 +47,11 @@ impl RunOptions {
             name: None,
             junit: out.join("junit.xml"),
             json: out.join("cucumber.json"),
+            out: out.clone(),
             concurrency: 8,
             target: TargetKind::Reference,
             defects: Defects::none(),
+            vendor: VendorRules::default(),
         }
     }
 }
@@ -51,6 +60,7 @@ impl RunOptions {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
     pub passed: usize,
+    /// Run totals: scenarios whose verdict fails the run (failed, skipped, stale baseline entry).
     pub failed: usize,
     pub skipped: usize,
 }
@@ -74,7 +84,8 @@ pub fn features_root() -> PathBuf {
 
 /// Runs the suite and prints the summary. The caller decides the exit code from the totals.
 pub async fn run(options: RunOptions) -> Result<Totals, String> {
-    world::configure(HarnessConfig { target: options.target, defects: options.defects.clone() });
+    let (started, started_at) = (std::time::Instant::now(), super::report::rfc3339_now());
+    world::configure(HarnessConfig { target: options.target.clone(), defects: options.defects.clone() });
     for file in [&options.junit, &options.json] {
         if let Some(dir) = file.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -87,6 +98,12 @@ pub async fn run(options: RunOptions) -> Result<Totals, String> {
     let name =
         options.name.as_deref().map(regex::Regex::new).transpose().map_err(|e| format!("bad name filter: {e}"))?;
     let root = features_root();
+    // Baseline typos and expired quarantine entries are errors before anything runs.
+    let problems = options.vendor.problems(&root, vendor::Date::today())?;
+    if !problems.is_empty() {
+        return Err(format!("the baseline has errors:\n  {}", problems.join("\n  ")));
+    }
+    let (rules, features_dir) = (options.vendor.clone(), root.clone());
     let paths: Vec<PathBuf> =
         options.paths.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
     // Tags and names are filtered below (cucumber ignores a custom filter once it has tags).
@@ -105,13 +122,19 @@ pub async fn run(options: RunOptions) -> Result<Totals, String> {
             t.eval(feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(scenario.tags.iter()))
         });
         let named = name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
-        in_paths && tagged && named
+        in_paths && tagged && named && claimed(&rules, &features_dir, feature, rule, scenario)
     };
 
     let writer = ConformanceWorld::cucumber()
         .after(|feature, rule, scenario, event, world| {
             record(feature, rule, scenario, event, world.as_deref());
-            async {}.boxed_local()
+            super::report::record(feature, rule, scenario, event, world.as_deref());
+            async move {
+                if let Some(world) = world {
+                    world.release().await;
+                }
+            }
+            .boxed_local()
         })
         .with_writer(
             writer::Basic::stdout()
@@ -126,14 +149,57 @@ pub async fn run(options: RunOptions) -> Result<Totals, String> {
         .await;
 
     world::finish_teardowns();
-    let totals = summarize(&options);
+    let mut report = super::report::run_report(&options, started_at, started);
+    let not_claimed = NOT_CLAIMED.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+    let verdicts = vendor::apply(&mut report, &options.vendor, not_claimed);
+    match super::report::write(&options.out, &report) {
+        Ok(files) => files.iter().for_each(|f| println!("Report: {}", f.display())),
+        Err(e) => eprintln!("the HTML and YAML reports were not written: {e}"),
+    }
+    let totals = summarize(&options, &verdicts);
     use cucumber::writer::Stats as _;
-    if writer.execution_has_failed() && totals.failed == 0 {
+    // A not-claimed scenario with a failure text ran and was found to need another configuration
+    // (url target): cucumber counted its failed step, which is not a failure outside scenarios.
+    let ran_clean = report.scenarios.iter().all(|s| {
+        matches!(s.status, ScenarioStatus::Passed | ScenarioStatus::NotClaimed | ScenarioStatus::StaleExpectedFailure)
+            && !(s.status == ScenarioStatus::NotClaimed && s.failure.is_some())
+    });
+    if writer.execution_has_failed() && ran_clean {
         // A parse error or a hook failure: no scenario failed, but the run did.
         println!("the run failed outside any scenario (a feature file did not parse?)");
         return Ok(Totals { failed: totals.failed + 1, ..totals });
     }
     Ok(totals)
+}
+
+/// Scenarios left out because the target file does not claim their features, by (path, line).
+static NOT_CLAIMED: Mutex<BTreeMap<(String, usize), ScenarioResult>> = Mutex::new(BTreeMap::new());
+
+/// Whether the target claims every feature the scenario exercises; records it when not.
+fn claimed(
+    rules: &VendorRules,
+    root: &Path,
+    feature: &cucumber::gherkin::Feature,
+    rule: Option<&cucumber::gherkin::Rule>,
+    scenario: &cucumber::gherkin::Scenario,
+) -> bool {
+    if rules.claimed.is_none() {
+        return true;
+    }
+    let path = feature.path.as_ref().map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string());
+    let path = path.unwrap_or_else(|| feature.name.clone());
+    let tags: Vec<String> =
+        feature.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(&scenario.tags).cloned().collect();
+    let backgrounds = feature.background.iter().chain(rule.and_then(|r| r.background.as_ref()));
+    let steps: Vec<String> =
+        backgrounds.flat_map(|b| &b.steps).chain(&scenario.steps).map(|s| s.value.clone()).collect();
+    let view = vendor::features::ScenarioView { feature_path: &path, tags: &tags, steps: &steps };
+    let Some(reason) = rules.not_claimed_reason(view) else { return true };
+    let line = scenario.position.line;
+    let result =
+        vendor::not_claimed_result(path.clone(), feature.name.clone(), scenario.name.clone(), line, tags, reason);
+    NOT_CLAIMED.lock().unwrap_or_else(|p| p.into_inner()).insert((path, line), result);
+    false
 }
 
 fn record(
@@ -165,20 +231,19 @@ fn record(
 }
 
 /// Prints the per-feature summary and the closing line; returns the totals.
-fn summarize(options: &RunOptions) -> Totals {
+fn summarize(options: &RunOptions, verdicts: &Verdicts) -> Totals {
     let records = RECORDS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut per_feature: BTreeMap<&str, Totals> = BTreeMap::new();
     let mut sections = BTreeSet::new();
     let mut claims_passing = BTreeSet::new();
     let mut claims_failing = BTreeSet::new();
     let mut blocks = BTreeSet::new();
-    let mut totals = Totals::default();
     for record in records.values() {
         let t = per_feature.entry(&record.feature_path).or_default();
         match record.passed {
-            Some(true) => (t.passed += 1, totals.passed += 1),
-            Some(false) => (t.failed += 1, totals.failed += 1),
-            None => (t.skipped += 1, totals.skipped += 1),
+            Some(true) => t.passed += 1,
+            Some(false) => t.failed += 1,
+            None => t.skipped += 1,
         };
         for tag in &record.tags {
             if let Some(section) = tag.strip_prefix("doc:").filter(|s| s.contains('#')) {
@@ -227,8 +292,14 @@ fn summarize(options: &RunOptions) -> Totals {
     );
     println!("JUnit: {}", options.junit.display());
     println!("Cucumber JSON: {}", options.json.display());
-    println!("{} passed, {} failed, {} skipped", totals.passed, totals.failed, totals.skipped);
-    totals
+    print!("{}", verdicts.summary());
+    println!("{}", verdicts.closing_line());
+    // The verdicts decide: an expected or quarantined failure does not fail the run, a stale entry does.
+    Totals {
+        passed: verdicts.count(ScenarioStatus::Passed),
+        failed: verdicts.counts.iter().filter(|(s, _)| s.fails_run()).map(|(_, n)| n).sum(),
+        skipped: verdicts.count(ScenarioStatus::Skipped),
+    }
 }
 
 fn defects_note(defects: &Defects) -> String {

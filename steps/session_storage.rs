@@ -14,7 +14,9 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use vmcp_conformance::docs;
 use vmcp_conformance::target::reference::ReferenceTarget;
 use vmcp_conformance::target::{Deployed, Deployment, Target, TargetError};
-use vmcp_conformance::topology::{Shape, Topology};
+use vmcp_conformance::topology::standalone::StandaloneRedis;
+use vmcp_conformance::topology::tls::TopologyTls;
+use vmcp_conformance::topology::{Options, Shape, Topology};
 
 use super::suite_prelude::*;
 use super::world::{ConformanceWorld, ManifestSource};
@@ -24,6 +26,7 @@ const DOC_STORAGE: &str = "redis-session-storage.mdx#embedded-auth-server-sessio
 const DOC_ACL: &str = "redis-session-storage.mdx#deploy-redis-sentinel";
 const DOC_VERIFY: &str = "redis-session-storage.mdx#verify-the-integration";
 const DOC_FAILOVER: &str = "redis-session-storage.mdx#troubleshooting";
+const DOC_TLS: &str = "redis-session-storage.mdx#enable-tls";
 const ACL_USER: &str = "toolhive-auth";
 
 /// A target kept in the scenario state (`w.ext` needs `Clone + Send + Sync`).
@@ -41,6 +44,14 @@ struct RedisState {
     second: Option<(SharedTarget, String)>,
     /// Statuses and bodies of the concurrent refresh requests.
     refreshes: Vec<(u16, String)>,
+    /// The outcome of a deployment the scenario expects may fail (its error text).
+    attempted_deploy: Option<Result<(), String>>,
+    /// The password-only Redis of the scaling section.
+    standalone: Option<Arc<StandaloneRedis>>,
+    /// The MCP session a raw client initialized (`Mcp-Session-Id`).
+    mcp_session: Option<String>,
+    /// Status and body of the last request sent in that session.
+    session_reply: Option<(u16, String)>,
 }
 
 /// A second replica: it serves on its own port but is deployed as if it were reached through the
@@ -100,7 +111,6 @@ async fn replicated_topology(w: &mut ConformanceWorld) -> Result<(), String> {
 /// `kubectl create secret generic redis-acl-secret` holds the topology's ACL credentials.
 #[given(expr = "the VirtualMCPServer keeps its sessions in the Redis storage block {string} from section {string}")]
 async fn storage_block(w: &mut ConformanceWorld, title: String, section: String) -> Result<(), String> {
-    let t = topology(w)?;
     let (_, text) = docs::read_page(DOC_PAGE)?;
     let block = docs::extract_blocks(&text)
         .into_iter()
@@ -114,6 +124,28 @@ async fn storage_block(w: &mut ConformanceWorld, title: String, section: String)
         .or_else(|| doc.get("storage"))
         .cloned()
         .ok_or_else(|| format!("{DOC_PAGE}:{} has no storage block", block.line))?;
+    place_storage(w, storage, format!("{DOC_PAGE}:{} ({title})", block.line))
+}
+
+/// A storage block the scenario writes itself (the docs describe it in prose only).
+#[given("the VirtualMCPServer keeps its sessions in this storage block:")]
+async fn storage_docstring(w: &mut ConformanceWorld, step: &cucumber::gherkin::Step) -> Result<(), String> {
+    let raw = step.docstring.as_deref().ok_or("this step needs a YAML docstring")?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&super::deploy::docstring_text(raw))
+        .map_err(|e| format!("the docstring is not valid YAML: {e}"))?;
+    let storage = doc.get("storage").cloned().ok_or("the docstring has no `storage:` block")?;
+    place_storage(w, storage, "the scenario's storage block".into())
+}
+
+/// Puts `storage` under the VirtualMCPServer's `spec.authServerConfig` and creates the
+/// `redis-acl-secret` the docs create with kubectl (the topology's ACL password when one runs).
+fn place_storage(w: &mut ConformanceWorld, storage: serde_json::Value, from: String) -> Result<(), String> {
+    let st = state(w);
+    let password = match (st.topology.as_ref(), st.standalone.as_ref()) {
+        (Some(t), _) => t.acl_password.clone(),
+        (None, Some(r)) => r.password.clone(),
+        (None, None) => format!("conformance-{}", uuid::Uuid::new_v4().simple()),
+    };
     let mut placed = None;
     for source in &mut w.manifests {
         let mut docs_in: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml)
@@ -131,7 +163,7 @@ async fn storage_block(w: &mut ConformanceWorld, title: String, section: String)
             .map(|d| serde_json::to_string_pretty(d).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
         source.yaml = rendered.join("\n---\n");
-        source.origin = format!("{} + storage from {DOC_PAGE}:{} ({title})", source.origin, block.line);
+        source.origin = format!("{} + storage from {from}", source.origin);
         placed = Some(namespace);
         break;
     }
@@ -141,7 +173,7 @@ async fn storage_block(w: &mut ConformanceWorld, title: String, section: String)
         "kind": "Secret",
         "metadata": {"name": "redis-acl-secret", "namespace": namespace},
         "type": "Opaque",
-        "stringData": {"username": ACL_USER, "password": t.acl_password},
+        "stringData": {"username": ACL_USER, "password": password},
     });
     w.manifests.push(ManifestSource {
         origin: format!("{DOC_PAGE}#create-kubernetes-secrets (kubectl create secret generic redis-acl-secret)"),
@@ -208,7 +240,8 @@ async fn try_tool(w: &ConformanceWorld, tool: &str) -> Result<rmcp::model::CallT
 async fn try_tool_at(w: &ConformanceWorld, base: &str, tool: &str) -> Result<rmcp::model::CallToolResult, String> {
     let token = w.login()?.access_token.clone();
     let config = StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
-    let client = ().serve(StreamableHttpClientTransport::from_config(config)).await.map_err(|e| e.to_string())?;
+    let client =
+        ().serve(StreamableHttpClientTransport::with_client(w.mcp_http(), config)).await.map_err(|e| e.to_string())?;
     let params = CallToolRequestParams::new(Cow::Owned(tool.to_string())).with_arguments(serde_json::Map::new());
     let result = client.call_tool(params).await.map_err(|e| e.to_string());
     let _ = client.cancel().await;
@@ -293,7 +326,20 @@ async fn token_lost(w: &mut ConformanceWorld, backend: String) -> Result<(), Str
 async fn connections_as(w: &mut ConformanceWorld, user: String) -> Result<(), String> {
     let t = topology(w)?;
     let master = t.current_master().await?;
-    let mut conn = t.connect(&master, None).await?;
+    let users = storage_clients(&t, &master).await?;
+    verify(
+        &mut w.checks,
+        Check::must("redis.acl.user", "redis-session-storage.mdx#configure-mcpexternalauthconfig"),
+        !users.is_empty() && users.iter().all(|u| *u == user),
+        format!("every storage connection on {master} as {user}"),
+        format!("connections as {users:?}"),
+    )
+}
+
+/// The users of the clients connected to `pod`, leaving out the harness's own connection,
+/// Sentinels' links and replication links.
+async fn storage_clients(t: &Topology, pod: &str) -> Result<Vec<String>, String> {
+    let mut conn = t.connect(pod, None).await?;
     let own: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.map_err(|e| e.to_string())?;
     let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.map_err(|e| e.to_string())?;
     let users: Vec<String> = list
@@ -303,13 +349,7 @@ async fn connections_as(w: &mut ConformanceWorld, user: String) -> Result<(), St
         .filter(|l| !l.contains(" name=sentinel-") && !l.contains("flags=S") && !l.contains("flags=M"))
         .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("user=")).map(str::to_string))
         .collect();
-    verify(
-        &mut w.checks,
-        Check::must("redis.acl.user", "redis-session-storage.mdx#configure-mcpexternalauthconfig"),
-        !users.is_empty() && users.iter().all(|u| *u == user),
-        format!("every storage connection on {master} as {user}"),
-        format!("connections as {users:?}"),
-    )
+    Ok(users)
 }
 
 #[then(expr = "every Redis key of the session is under the workload's prefix {string}")]
@@ -512,4 +552,538 @@ async fn one_winner(w: &mut ConformanceWorld) -> Result<(), String> {
         "one 200 and one 400 invalid_grant",
         format!("{answers:?}"),
     )
+}
+
+/// The server side of TLS is left to Redis' own docs (redis-session-storage.mdx#enable-tls); the
+/// harness serves TLS only (plaintext ports closed), with CAs generated for the run.
+#[given(
+    expr = "the documented Redis Sentinel topology is running with TLS, {word} CA(s) signing the Redis and Sentinel certificates"
+)]
+async fn tls_topology(w: &mut ConformanceWorld, cas: String) -> Result<(), String> {
+    let tls = match cas.as_str() {
+        "one" => TopologyTls::one_ca()?,
+        "two" => TopologyTls::separate_sentinel_ca()?,
+        other => return Err(format!("{other:?} CAs: say one or two")),
+    };
+    let t = Topology::start_with(Shape::Documented, Options { tls: Some(tls), ..Options::default() }).await?;
+    state(w).topology = Some(Arc::new(t));
+    Ok(())
+}
+
+/// `kubectl create secret generic <name> --from-file=ca.crt=…` (redis-session-storage.mdx#create-a-ca-certificate-secret),
+/// in the VirtualMCPServer's namespace.
+#[given(expr = "the Secret {string} holds the CA that signed the {word} certificates")]
+async fn ca_secret(w: &mut ConformanceWorld, name: String, which: String) -> Result<(), String> {
+    let t = topology(w)?;
+    let tls = t.tls.as_ref().ok_or("the topology does not serve TLS")?;
+    let ca = match which.as_str() {
+        "Redis" => &tls.redis_ca,
+        "Sentinel" => tls.sentinel_ca(),
+        other => return Err(format!("{other:?} certificates: say Redis or Sentinel")),
+    };
+    let (namespace, _) = vmcp_identity(w)?;
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "stringData": {"ca.crt": ca.cert_pem},
+    });
+    w.manifests.push(ManifestSource {
+        origin: format!(
+            "{DOC_PAGE}#create-a-ca-certificate-secret (kubectl create secret generic {name}, {})",
+            ca.name
+        ),
+        yaml: serde_json::to_string_pretty(&secret).map_err(|e| e.to_string())?,
+        documented: false,
+    });
+    Ok(())
+}
+
+/// Replaces one field of the `storage.redis` block placed in the VirtualMCPServer.
+#[given(expr = "the storage block's {string} is replaced by:")]
+async fn replace_storage_field(
+    w: &mut ConformanceWorld,
+    step: &cucumber::gherkin::Step,
+    field: String,
+) -> Result<(), String> {
+    let raw = step.docstring.as_deref().ok_or("this step needs a YAML docstring")?;
+    let value: serde_json::Value = serde_saphyr::from_str(&super::deploy::docstring_text(raw))
+        .map_err(|e| format!("the docstring is not valid YAML: {e}"))?;
+    for source in &mut w.manifests {
+        let mut docs_in: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml).unwrap_or_default();
+        let Some(vmcp) = docs_in.iter_mut().find(|d| d["kind"] == "VirtualMCPServer") else { continue };
+        let redis = vmcp
+            .pointer_mut("/spec/authServerConfig/storage/redis")
+            .and_then(|v| v.as_object_mut())
+            .ok_or("the VirtualMCPServer has no spec.authServerConfig.storage.redis block")?;
+        redis.insert(field.clone(), value);
+        let rendered: Vec<String> = docs_in
+            .iter()
+            .filter(|d| !d.is_null())
+            .map(|d| serde_json::to_string_pretty(d).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        source.yaml = rendered.join("\n---\n");
+        source.origin = format!("{} (storage.redis.{field} replaced by the scenario)", source.origin);
+        return Ok(());
+    }
+    Err("no VirtualMCPServer among the scenario's manifests".into())
+}
+
+#[when("the vMCP deployment is attempted")]
+async fn attempt_deploy(w: &mut ConformanceWorld) -> Result<(), String> {
+    let outcome = match super::deploy::deploy_manifests(w).await {
+        Ok(()) => match w.deployed.as_ref() {
+            Some(d) if d.ready => Ok(()),
+            Some(d) => Err(d.conditions.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")),
+            None => Err("no deployment outcome".to_string()),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &outcome {
+        eprintln!("the vMCP did not start: {e}");
+    }
+    state(w).attempted_deploy = Some(outcome);
+    Ok(())
+}
+
+#[then("the vMCP starts with its session storage reached over TLS")]
+async fn started_over_tls(w: &mut ConformanceWorld) -> Result<(), String> {
+    let outcome = state(w).attempted_deploy.clone().ok_or("no deployment was attempted")?;
+    let t = topology(w)?;
+    let tls_only = t.tls.is_some();
+    let master = t.current_master().await?;
+    let clients = storage_clients(&t, &master).await?;
+    verify(
+        &mut w.checks,
+        Check::must("redis.tls.connected", DOC_TLS),
+        outcome.is_ok() && tls_only && !clients.is_empty(),
+        "the vMCP starts with storage connections on a master and Sentinels that only accept TLS",
+        match outcome {
+            Ok(()) => format!("started; TLS-only topology: {tls_only}; storage connections on {master}: {clients:?}"),
+            Err(e) => e,
+        },
+    )
+}
+
+/// Plaintext clients are refused by every pod, and the session's keys are on the master: the
+/// storage can only have written them over TLS.
+#[then("no pod accepts plaintext clients, and the session keys were written over TLS")]
+async fn written_over_tls(w: &mut ConformanceWorld) -> Result<(), String> {
+    let t = topology(w)?;
+    let mut plaintext = Vec::new();
+    for node in &t.nodes {
+        if let Ok(pong) = t.plaintext_ping(&node.pod).await {
+            plaintext.push(format!("{} answered {pong}", node.pod));
+        }
+    }
+    let (namespace, name) = vmcp_identity(w)?;
+    let prefix = format!("thv:auth:{{{namespace}:{name}}}:");
+    let master = t.current_master().await?;
+    let keys: Vec<String> = t.keys(&master).await?.into_iter().filter(|k| k.starts_with(&prefix)).collect();
+    verify(
+        &mut w.checks,
+        Check::must("redis.tls.only", DOC_TLS),
+        plaintext.is_empty() && !keys.is_empty(),
+        format!("no plaintext answer, session keys under {prefix} on {master}"),
+        format!("plaintext answers: {plaintext:?}; {} session keys", keys.len()),
+    )
+}
+
+/// A CA that does not match fails at start (ToolHive PINGs Redis at start-up and aborts), with an
+/// error naming the field, and nothing is written.
+#[then(expr = "the vMCP does not start, its error names {string} and the certificate, and nothing is stored")]
+async fn wrong_ca_refused(w: &mut ConformanceWorld, field: String) -> Result<(), String> {
+    let outcome = state(w).attempted_deploy.clone().ok_or("no deployment was attempted")?;
+    let t = topology(w)?;
+    let master = t.current_master().await?;
+    let keys = t.keys(&master).await?;
+    let error = outcome.clone().err().unwrap_or_default();
+    let ok =
+        outcome.is_err() && error.contains(&field) && error.to_lowercase().contains("certificate") && keys.is_empty();
+    verify(
+        &mut w.checks,
+        Check::must("redis.tls.wrong-ca-refused", DOC_TLS),
+        ok,
+        format!("start-up refused with an error naming {field} and the certificate; no key on {master}"),
+        format!(
+            "{}; {} keys",
+            match &outcome {
+                Ok(()) => "the vMCP started".to_string(),
+                Err(e) => e.clone(),
+            },
+            keys.len()
+        ),
+    )
+}
+
+/// The deployment is refused (not started) with a False condition naming every field given.
+#[then(expr = "the deployment is refused with a condition naming {string}")]
+async fn condition_names(w: &mut ConformanceWorld, fields: String) -> Result<(), String> {
+    let attempted = state(w).attempted_deploy.clone().ok_or("no deployment was attempted")?;
+    let wanted: Vec<&str> = fields.split(", ").collect();
+    let (ready, failing) = match (&attempted, w.deployed.as_ref()) {
+        (Err(_), Some(d)) => (
+            d.ready,
+            d.conditions
+                .iter()
+                .filter(|c| c.resource.starts_with("VirtualMCPServer/") && !c.status)
+                .map(|c| c.message.clone())
+                .collect::<Vec<_>>(),
+        ),
+        (Ok(()), _) => (true, Vec::new()),
+        (Err(e), None) => (false, vec![format!("no conditions; the start failed: {e}")]),
+    };
+    let ok = !ready && w.deployed.is_some() && failing.iter().any(|m| wanted.iter().all(|f| m.contains(f)));
+    verify(
+        &mut w.checks,
+        Check::must("redis.config.field-named", "redis-session-storage.mdx#managed-redis-standalone-and-cluster-modes"),
+        ok,
+        format!("the deployment refused with a False condition naming {wanted:?}"),
+        format!("started: {ready}; False conditions: {failing:?}"),
+    )
+}
+
+/// The documented `redis-scaling.yaml` (`redis-server --requirepass`): what managed tiers without
+/// ACL users look like to the storage. `address` (the storage block's `addr`) is mapped to it.
+#[given(expr = "the documented password-only Redis of {string} is running, reachable as {string}")]
+async fn standalone_redis(w: &mut ConformanceWorld, block: String, address: String) -> Result<(), String> {
+    if block != "redis-scaling.yaml" {
+        return Err(format!("no password-only Redis block {block:?}: the docs have redis-scaling.yaml"));
+    }
+    let r = StandaloneRedis::start(&[address.as_str()]).await?;
+    state(w).standalone = Some(Arc::new(r));
+    Ok(())
+}
+
+/// Without `usernameSecretRef` the storage sends the password alone (`AUTH <password>`, i.e. the
+/// `default` user): the start-up `PING` passed, every storage connection is `user=default`, and a
+/// client without the password is refused.
+#[then("the storage authenticated with the password alone, as Redis' default user")]
+async fn password_only(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = state(w).standalone.clone().ok_or("no password-only Redis is running")?;
+    let mut conn = r.connect(Some(&r.password)).await?;
+    let own: i64 = redis::cmd("CLIENT").arg("ID").query_async(&mut conn).await.map_err(|e| e.to_string())?;
+    let list: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.map_err(|e| e.to_string())?;
+    let users: Vec<String> = list
+        .lines()
+        .filter(|l| !l.contains(&format!("id={own} ")))
+        .filter_map(|l| l.split_whitespace().find_map(|f| f.strip_prefix("user=")).map(str::to_string))
+        .collect();
+    let anonymous = match r.connect(None).await {
+        Ok(mut c) => redis::cmd("PING").query_async::<String>(&mut c).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    let refused = anonymous.as_ref().is_err_and(|e| e.contains("NOAUTH"));
+    let deployed = state(w).attempted_deploy.clone().unwrap_or(Ok(()));
+    verify(
+        &mut w.checks,
+        Check::must("redis.auth.password-only", "redis-session-storage.mdx#standalone-mode"),
+        deployed.is_ok() && !users.is_empty() && users.iter().all(|u| u == "default") && refused,
+        "the vMCP started (its PING passed) on connections as `default`, and a client without the password is refused",
+        format!("start: {deployed:?}; connections as {users:?}; without the password: {anonymous:?}"),
+    )
+}
+
+/// The docs' production advice (the warning under #deploy-redis-sentinel): `user default off`, and
+/// Sentinel authenticating to Redis with `sentinel auth-user` / `sentinel auth-pass`.
+#[given("the documented Redis Sentinel topology is running with the default user off and Sentinel authenticating")]
+async fn hardened_topology(w: &mut ConformanceWorld) -> Result<(), String> {
+    let t = Topology::start_with(Shape::Documented, Options { default_user_off: true, ..Options::default() }).await?;
+    state(w).topology = Some(Arc::new(t));
+    Ok(())
+}
+
+/// A precondition of the hardened topology, not a requirement on the target: a client without
+/// credentials is refused, and past `down-after-milliseconds` the Sentinels still see the master
+/// up (their own authentication works).
+#[when("the harness confirms a client without credentials is refused while the Sentinels still see the master up")]
+async fn hardened_as_advised(w: &mut ConformanceWorld) -> Result<(), String> {
+    let t = topology(w)?;
+    let mut anonymous = t.connect_as("redis-0", None).await?;
+    let ping = redis::cmd("PING").query_async::<String>(&mut anonymous).await;
+    if !ping.as_ref().is_err_and(|e| e.to_string().contains("NOAUTH")) {
+        return Err(format!("the default user is not off: an anonymous PING answered {ping:?}"));
+    }
+    // down-after-milliseconds 5000 as documented.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let sentinel = t.nodes.iter().find(|n| n.sentinel).ok_or("no Sentinel")?;
+    let mut conn = t.connect(&sentinel.pod, None).await?;
+    let info: std::collections::HashMap<String, String> = redis::cmd("SENTINEL")
+        .arg("master")
+        .arg(&t.master_name)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| format!("SENTINEL MASTER: {e}"))?;
+    let flags = info.get("flags").cloned().unwrap_or_default();
+    if flags != "master" {
+        return Err(format!(
+            "Sentinel {} sees the master with flags {flags:?}: its authentication failed",
+            sentinel.pod
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Horizontal-scaling session storage (spec.sessionStorage): MCP sessions shared across replicas
+// ---------------------------------------------------------------------------------------------
+
+const DOC_SCALING: &str = "redis-session-storage.mdx#configure-virtualmcpserver-session-storage";
+/// The protocol version the raw client negotiates (one with sessions).
+const MCP_VERSION: &str = "2025-06-18";
+
+/// Puts the documented `spec.sessionStorage` in the VirtualMCPServer, and creates the Secret its
+/// `passwordRef` names (the docs' `redis-password`) with the running Redis' password.
+#[given(
+    expr = "the VirtualMCPServer shares its MCP sessions through the sessionStorage of {string} from section {string}"
+)]
+async fn scaling_block(w: &mut ConformanceWorld, title: String, section: String) -> Result<(), String> {
+    let (_, text) = docs::read_page(DOC_PAGE)?;
+    let block = docs::extract_blocks(&text)
+        .into_iter()
+        .find(|b| b.heading_anchor == section && b.title.as_deref() == Some(title.as_str()))
+        .ok_or_else(|| format!("{DOC_PAGE} has no block titled {title:?} under #{section}"))?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&block.content)
+        .map_err(|e| format!("{DOC_PAGE}:{} is not valid YAML: {e}", block.line))?;
+    let storage = doc
+        .pointer("/spec/sessionStorage")
+        .cloned()
+        .ok_or_else(|| format!("{DOC_PAGE}:{} has no spec.sessionStorage", block.line))?;
+    place_session_storage(w, storage, format!("{DOC_PAGE}:{} ({title})", block.line))
+}
+
+/// The untitled `sessionStorage:` snippet of a section (the shared-instance one points at the
+/// master pod).
+#[given(expr = "the VirtualMCPServer shares its MCP sessions through the sessionStorage snippet of section {string}")]
+async fn scaling_snippet(w: &mut ConformanceWorld, section: String) -> Result<(), String> {
+    let (_, text) = docs::read_page(DOC_PAGE)?;
+    let block = docs::extract_blocks(&text)
+        .into_iter()
+        .find(|b| b.heading_anchor == section && b.content.trim_start().starts_with("sessionStorage:"))
+        .ok_or_else(|| format!("{DOC_PAGE} has no sessionStorage snippet under #{section}"))?;
+    let doc: serde_json::Value = serde_saphyr::from_str(&block.content)
+        .map_err(|e| format!("{DOC_PAGE}:{} is not valid YAML: {e}", block.line))?;
+    let storage = doc.get("sessionStorage").cloned().ok_or("no sessionStorage")?;
+    place_session_storage(w, storage, format!("{DOC_PAGE}:{} (sessionStorage snippet)", block.line))
+}
+
+/// `keyPrefix`, as the docs' table suggests per use case (#sharing-a-redis-instance).
+#[given(expr = "the sessionStorage's keyPrefix is {string}, as the docs' table suggests")]
+async fn scaling_prefix(w: &mut ConformanceWorld, prefix: String) -> Result<(), String> {
+    for source in &mut w.manifests {
+        let mut docs_in: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml).unwrap_or_default();
+        let Some(vmcp) = docs_in.iter_mut().find(|d| d["kind"] == "VirtualMCPServer") else { continue };
+        let storage = vmcp
+            .pointer_mut("/spec/sessionStorage")
+            .and_then(|v| v.as_object_mut())
+            .ok_or("the VirtualMCPServer has no spec.sessionStorage")?;
+        storage.insert("keyPrefix".into(), serde_json::Value::String(prefix.clone()));
+        let rendered: Vec<String> = docs_in
+            .iter()
+            .filter(|d| !d.is_null())
+            .map(|d| serde_json::to_string_pretty(d).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        source.yaml = rendered.join("\n---\n");
+        source.origin = format!("{} (sessionStorage.keyPrefix {prefix})", source.origin);
+        return Ok(());
+    }
+    Err("no VirtualMCPServer among the scenario's manifests".into())
+}
+
+fn place_session_storage(w: &mut ConformanceWorld, storage: serde_json::Value, from: String) -> Result<(), String> {
+    let st = state(w);
+    let password = match (st.standalone.as_ref(), st.topology.as_ref().and_then(|t| t.scaling_password.clone())) {
+        (Some(r), _) => r.password.clone(),
+        (None, Some(p)) => p,
+        (None, None) => return Err("no Redis for the scaling storage is running".into()),
+    };
+    let secret_name = storage.pointer("/passwordRef/name").and_then(|v| v.as_str()).unwrap_or("redis-password");
+    let secret_key = storage.pointer("/passwordRef/key").and_then(|v| v.as_str()).unwrap_or("password");
+    let mut namespace = None;
+    for source in &mut w.manifests {
+        let mut docs_in: Vec<serde_json::Value> = serde_saphyr::from_multiple(&source.yaml).unwrap_or_default();
+        let Some(vmcp) = docs_in.iter_mut().find(|d| d["kind"] == "VirtualMCPServer") else { continue };
+        namespace = Some(vmcp["metadata"]["namespace"].as_str().unwrap_or("default").to_string());
+        let spec = vmcp.pointer_mut("/spec").and_then(|v| v.as_object_mut()).ok_or("VirtualMCPServer without spec")?;
+        spec.insert("sessionStorage".into(), storage.clone());
+        let rendered: Vec<String> = docs_in
+            .iter()
+            .filter(|d| !d.is_null())
+            .map(|d| serde_json::to_string_pretty(d).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        source.yaml = rendered.join("\n---\n");
+        source.origin = format!("{} + sessionStorage from {from}", source.origin);
+        break;
+    }
+    let namespace = namespace.ok_or("no VirtualMCPServer among the scenario's manifests")?;
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name, "namespace": namespace},
+        "type": "Opaque",
+        "stringData": {secret_key: password},
+    });
+    w.manifests.push(ManifestSource {
+        origin: format!(
+            "{DOC_PAGE}#deploy-a-standalone-redis-instance (Secret {secret_name}, the running Redis' password)"
+        ),
+        yaml: serde_json::to_string_pretty(&secret).map_err(|e| e.to_string())?,
+        documented: false,
+    });
+    Ok(())
+}
+
+fn replica_url(w: &mut ConformanceWorld, which: &str) -> Result<String, String> {
+    match which {
+        "first" => Ok(w.base_url()),
+        "second" => state(w).second.clone().map(|(_, url)| url).ok_or_else(|| "no second replica is running".into()),
+        other => Err(format!("{other:?} replica: say first or second")),
+    }
+}
+
+/// One JSON-RPC message over Streamable HTTP; the JSON-RPC reply is read from a JSON or an SSE body.
+async fn mcp_post(
+    w: &ConformanceWorld,
+    base: &str,
+    session: Option<&str>,
+    body: serde_json::Value,
+) -> Result<(u16, Option<String>, String), String> {
+    let token = w.login()?.access_token.clone();
+    let mut request = w
+        .http
+        .post(format!("{base}/mcp"))
+        .bearer_auth(token)
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .json(&body);
+    if let Some(id) = session {
+        request = request.header("Mcp-Session-Id", id).header("MCP-Protocol-Version", MCP_VERSION);
+    }
+    let response = tokio::time::timeout(Duration::from_secs(10), request.send())
+        .await
+        .map_err(|_| format!("POST {base}/mcp timed out"))?
+        .map_err(|e| format!("POST {base}/mcp: {e}"))?;
+    let status = response.status().as_u16();
+    let session_id = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let text = tokio::time::timeout(Duration::from_secs(10), response.text())
+        .await
+        .map_err(|_| format!("the answer of {base}/mcp did not end"))?
+        .unwrap_or_default();
+    Ok((status, session_id, text))
+}
+
+#[when(expr = "an MCP client initializes a session through the {word} replica")]
+async fn initialize_session(w: &mut ConformanceWorld, which: String) -> Result<(), String> {
+    let base = replica_url(w, &which)?;
+    let init = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": MCP_VERSION, "capabilities": {}, "clientInfo": {"name": "vmcp-conformance", "version": "1"}}
+    });
+    let (status, session, body) = mcp_post(w, &base, None, init).await?;
+    let session = match (status, session) {
+        (200, Some(s)) => s,
+        _ => return Err(format!("initialize through the {which} replica answered {status} without a session: {body}")),
+    };
+    let initialized = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let (status, _, body) = mcp_post(w, &base, Some(&session), initialized).await?;
+    if status != 202 && status != 200 {
+        return Err(format!("notifications/initialized answered {status}: {body}"));
+    }
+    state(w).mcp_session = Some(session);
+    Ok(())
+}
+
+#[when(expr = "the client sends {string} in that session through the {word} replica")]
+async fn send_in_session(w: &mut ConformanceWorld, method: String, which: String) -> Result<(), String> {
+    let base = replica_url(w, &which)?;
+    let session = state(w).mcp_session.clone().ok_or("no MCP session was initialized")?;
+    let request = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": method, "params": {}});
+    let (status, _, body) = mcp_post(w, &base, Some(&session), request).await?;
+    state(w).session_reply = Some((status, body));
+    Ok(())
+}
+
+#[when("the scaling Redis restarts")]
+async fn scaling_redis_restarts(w: &mut ConformanceWorld) -> Result<(), String> {
+    let r = state(w).standalone.clone().ok_or("no password-only Redis is running")?;
+    r.restart().await
+}
+
+#[then(expr = "the {word} replica serves the session without a new initialize")]
+async fn session_served(w: &mut ConformanceWorld, which: String) -> Result<(), String> {
+    let (status, body) = state(w).session_reply.clone().ok_or("nothing was sent in the session")?;
+    let ok = status == 200 && body.contains("\"result\"") && body.contains("\"tools\"");
+    verify(
+        &mut w.checks,
+        Check::must("scaling.session-shared", DOC_SCALING),
+        ok,
+        format!("200 with the tools/list result from the {which} replica"),
+        format!("{status}: {}", body.chars().take(300).collect::<String>()),
+    )
+}
+
+/// The docs: when the ephemeral scaling Redis restarts, active sessions are lost and clients
+/// reconnect (redis-session-storage.mdx#deploy-a-standalone-redis-instance). The MCP answer to a
+/// session the server does not know is 404, after which the client initializes again.
+#[then(expr = "the {word} replica answers 404: the session is gone and the client must initialize again")]
+async fn session_gone(w: &mut ConformanceWorld, which: String) -> Result<(), String> {
+    let (status, body) = state(w).session_reply.clone().ok_or("nothing was sent in the session")?;
+    verify(
+        &mut w.checks,
+        Check::must("scaling.session-lost-with-redis", "redis-session-storage.mdx#deploy-a-standalone-redis-instance"),
+        status == 404,
+        format!("404 from the {which} replica for a session Redis no longer holds"),
+        format!("{status}: {}", body.chars().take(300).collect::<String>()),
+    )
+}
+
+#[then(expr = "the MCP session is kept in Redis under the key prefix {string}")]
+async fn session_key(w: &mut ConformanceWorld, prefix: String) -> Result<(), String> {
+    let session = state(w).mcp_session.clone().ok_or("no MCP session was initialized")?;
+    let (standalone, topology) = (state(w).standalone.clone(), state(w).topology.clone());
+    let keys: Vec<String> = match (standalone, topology) {
+        (Some(r), _) => r.keys().await?,
+        // A shared instance also holds the auth server's keys.
+        (None, Some(t)) => {
+            t.keys(&t.current_master().await?).await?.into_iter().filter(|k| !k.starts_with("thv:auth:")).collect()
+        }
+        (None, None) => return Err("no Redis for the scaling storage is running".into()),
+    };
+    let want = format!("{prefix}{session}");
+    let outside: Vec<&String> = keys.iter().filter(|k| !k.starts_with(&prefix)).collect();
+    verify(
+        &mut w.checks,
+        Check::must("scaling.key-prefix", "redis-session-storage.mdx#sharing-a-redis-instance"),
+        keys.contains(&want) && outside.is_empty(),
+        format!("the key {want}, and no key outside {prefix}"),
+        format!("keys: {keys:?}"),
+    )
+}
+
+#[given("the documented Redis Sentinel topology is running, shared with the scaling workloads as the docs describe")]
+async fn shared_topology(w: &mut ConformanceWorld) -> Result<(), String> {
+    let t = Topology::start_with(Shape::Documented, Options { shared_scaling: true, ..Options::default() }).await?;
+    state(w).topology = Some(Arc::new(t));
+    Ok(())
+}
+
+/// A precondition of the shared instance, not a requirement on the target: the scaling password
+/// (the `default` user) can neither read nor write the auth server's `thv:auth:*` keys.
+#[when("the harness confirms the scaling credentials can neither read nor write the thv:auth keys")]
+async fn scaling_isolated(w: &mut ConformanceWorld) -> Result<(), String> {
+    let t = topology(w)?;
+    let password = t.scaling_password.clone().ok_or("the topology is not the shared instance")?;
+    let master = t.current_master().await?;
+    let auth_key =
+        t.keys(&master).await?.into_iter().find(|k| k.starts_with("thv:auth:")).ok_or("no thv:auth key was written")?;
+    let mut conn = t.connect_as(&master, Some(("default", password.as_str()))).await?;
+    let read = redis::cmd("GET").arg(&auth_key).query_async::<redis::Value>(&mut conn).await;
+    let write = redis::cmd("SET").arg("thv:auth:scaling-probe").arg("1").query_async::<redis::Value>(&mut conn).await;
+    for (what, outcome) in [("GET", &read), ("SET", &write)] {
+        if !outcome.as_ref().is_err_and(|e| e.to_string().to_lowercase().contains("noperm")) {
+            return Err(format!("{what} on thv:auth as the scaling user was not refused: {outcome:?}"));
+        }
+    }
+    Ok(())
 }

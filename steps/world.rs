@@ -18,9 +18,32 @@ pub struct HarnessConfig {
     pub defects: Defects,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// The remote kinds are built by the CLI (src/main.rs), not by `cargo test --test bdd`.
+#[allow(dead_code)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetKind {
     Reference,
+    /// A process started from this command template (`{config}`, `{port}`, `{host}`, `{dir}`).
+    Command(String),
+    /// An implementation already running; the harness's mocks on the fixed ports of `mocks`.
+    Url {
+        options: vmcp_conformance::target::url::UrlOptions,
+        mocks: mock_idps::standalone::Layout,
+    },
+    /// A cluster with the ToolHive operator; the mocks on fixed ports when `mocks` is given.
+    Kubernetes {
+        options: vmcp_conformance::target::kubernetes::KubernetesOptions,
+        mocks: Option<mock_idps::standalone::Layout>,
+    },
+}
+
+/// Where the scenario's mocks must listen (`--mocks-listen`), `None` for free loopback ports.
+pub fn mocks_layout() -> Option<mock_idps::standalone::Layout> {
+    match harness().target {
+        TargetKind::Url { mocks, .. } => Some(mocks),
+        TargetKind::Kubernetes { mocks, .. } => mocks,
+        _ => None,
+    }
 }
 
 static HARNESS: OnceLock<HarnessConfig> = OnceLock::new();
@@ -105,19 +128,35 @@ pub struct ConformanceWorld {
     /// target, …): `w.ext.get_or_insert_default::<MyState>()`. Keeps this struct stable while
     /// step modules grow.
     pub ext: http::Extensions,
+    /// Records every request `http` and `mcp_http()` make, with its response (for the report).
+    pub recorder: vmcp_conformance::report::recorder::Recorder,
 }
 
 impl ConformanceWorld {
     async fn new() -> Result<Self, std::io::Error> {
         let config = harness();
-        let target: Box<dyn Target> = match config.target {
+        let target: Box<dyn Target> = match &config.target {
             TargetKind::Reference => {
                 Box::new(ReferenceTarget::bind(config.defects.clone()).await.map_err(std::io::Error::other)?)
             }
+            TargetKind::Url { options, .. } => {
+                Box::new(vmcp_conformance::target::url::UrlTarget::new(options.clone()).map_err(std::io::Error::other)?)
+            }
+            TargetKind::Kubernetes { options, .. } => Box::new(
+                vmcp_conformance::target::kubernetes::KubernetesTarget::connect(options.clone())
+                    .await
+                    .map_err(std::io::Error::other)?,
+            ),
+            TargetKind::Command(template) => Box::new(
+                vmcp_conformance::target::command::CommandTarget::bind(template.clone())
+                    .await
+                    .map_err(std::io::Error::other)?,
+            ),
         };
+        let recorder = vmcp_conformance::report::recorder::Recorder::start().await?;
         Ok(Self {
             target,
-            http: http_client(),
+            http: http_client_via(Some(&recorder)),
             manifests: Vec::new(),
             overrides: Vec::new(),
             github_client_id: "conformance-github-client".into(),
@@ -136,7 +175,30 @@ impl ConformanceWorld {
             last_call: None,
             checks: Vec::new(),
             ext: http::Extensions::new(),
+            recorder,
         })
+    }
+
+    /// A client for the MCP SDK's transport (`StreamableHttpClientTransport::with_client`),
+    /// recorded like `http`: the SDK's default settings (no idle pool, same-origin 307/308
+    /// redirects followed), without `http`'s overall timeout (SSE streams stay open).
+    pub fn mcp_http(&self) -> reqwest::Client {
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
+            let origin = |u: &reqwest::Url| (u.scheme().to_string(), u.host_str().map(str::to_string), u.port());
+            let same = attempt.previous().first().is_some_and(|first| origin(first) == origin(attempt.url()));
+            let status = attempt.status().as_u16();
+            if attempt.previous().len() > 10 || !same || !(status == 307 || status == 308) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        reqwest::Client::builder()
+            .proxy(self.recorder.proxy())
+            .pool_max_idle_per_host(0)
+            .redirect(same_origin)
+            .build()
+            .unwrap_or_default()
     }
 
     /// The issuer and MCP origin: where the target listens.
@@ -167,12 +229,24 @@ impl ConformanceWorld {
     }
 }
 
-impl Drop for ConformanceWorld {
+impl ConformanceWorld {
+    /// Stops the target and hands the scenario's mocks and `ext` (Redis topologies, second
+    /// targets) to a teardown thread. The runner calls it when a scenario finishes: cucumber
+    /// keeps a failed scenario's World alive for its writers until the feature's output is
+    /// flushed, and a topology held that long blocked the next Redis scenario for minutes.
+    pub async fn release(&mut self) {
+        self.target.stop().await;
+        self.release_mocks();
+    }
+
     /// wiremock's `MockServer` verifies its expectations when dropped, blocking on a lock that
     /// tasks of this runtime may hold; dropping many of them on the runtime's few worker threads
     /// at the end of concurrent scenarios can starve the runtime. The mocks (and whatever step
     /// modules keep in `ext`) are therefore dropped on a thread of their own.
-    fn drop(&mut self) {
+    fn release_mocks(&mut self) {
+        if self.github.is_none() && self.google.is_none() && self.backends.is_empty() && self.ext.is_empty() {
+            return;
+        }
         let github = self.github.take();
         let google = self.google.take();
         let backends = std::mem::take(&mut self.backends);
@@ -187,6 +261,12 @@ impl Drop for ConformanceWorld {
             Ok(handle) => TEARDOWNS.lock().unwrap_or_else(|p| p.into_inner()).push(handle),
             Err(e) => tracing::warn!("cannot start a teardown thread ({e}); the scenario's mocks leak until exit"),
         }
+    }
+}
+
+impl Drop for ConformanceWorld {
+    fn drop(&mut self) {
+        self.release_mocks();
     }
 }
 
@@ -225,9 +305,14 @@ impl fmt::Debug for ConformanceWorld {
     }
 }
 
-/// The harness's user agent: it never follows redirects, so every OAuth hop is visible.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
+/// The harness's user agent: it never follows redirects, so every OAuth hop is visible. With a
+/// recorder, it sends through the scenario's recording proxy.
+pub fn http_client_via(recorder: Option<&vmcp_conformance::report::recorder::Recorder>) -> reqwest::Client {
+    let builder = match recorder {
+        Some(r) => reqwest::Client::builder().proxy(r.proxy()),
+        None => reqwest::Client::builder(),
+    };
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))
         .build()

@@ -35,7 +35,7 @@ Feature: Bad input and failing backends at the gateway
     When an MCP request with the access token carries a JSON-RPC body of 2 MiB
     Then the vMCP answers 413
 
-  @doc:guides-vmcp/failure-handling.mdx
+  @doc:guides-vmcp/failure-handling.mdx @backend-down
   Scenario: A failing backend fails only its own tools
     Given the backend "backend-docs" answers every request with 500
     When the client calls the tool "backend-docs_search_docs" through the vMCP

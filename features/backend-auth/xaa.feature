@@ -70,7 +70,7 @@ Feature: Cross-application access (XAA, ID-JAG) to a backend in another trust do
     Then both XAA steps ran 2 times
 
   @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#bridge-separate-trust-domains-cross-application-access
-  @claim-O21
+  @claim-O21 @claim-E3
   Scenario: With two upstreams and no subjectProviderName only the XAA backend is rejected
     Given the MCPExternalAuthConfig "xaa-backend" has the field "spec.xaa.subjectProviderName" removed
     When the vMCP is deployed
@@ -79,3 +79,17 @@ Feature: Cross-application access (XAA, ID-JAG) to a backend in another trust do
     And the client calls the tool "backend-github_search_repositories" through the vMCP
     Then the tool call succeeded
     And "backend-github" received the GitHub access token issued to the user as a Bearer token
+
+  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#bridge-separate-trust-domains-cross-application-access
+  @claim-O22 @xaa-no-target-client
+  Scenario: Without target client credentials vMCP warns at start-up and Step B fails clearly
+    Given the MCPExternalAuthConfig "xaa-backend" has the field "spec.xaa.subjectProviderName" set to "google"
+    And the MCPExternalAuthConfig "xaa-backend" has the field "spec.xaa.targetClientId" removed
+    And the MCPExternalAuthConfig "xaa-backend" has the field "spec.xaa.targetClientSecretRef" removed
+    When the vMCP is deployed
+    Then the vMCP logged a start-up warning naming "backend-xaa" and "without client authentication"
+    When the user logs in through the vMCP with a dynamically registered client
+    And the client calls the tool "backend-xaa_echo" through the vMCP
+    Then the tool call failed with an error naming the target authorization server
+    When the client calls the tool "backend-github_search_repositories" through the vMCP
+    Then the tool call succeeded

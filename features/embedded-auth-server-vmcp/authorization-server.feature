@@ -31,7 +31,7 @@ Feature: The embedded authorization server: discovery, issuer rules, keys and li
     And a client reads the authorization server metadata
     Then the metadata field "scopes_supported" lists exactly "openid, offline_access, repo"
 
-  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#configure-the-embedded-auth-server @claim-I1 @claim-I2 @as-http-issuer
+  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#configure-the-embedded-auth-server @claim-I1 @claim-I2 @claim-E1 @as-http-issuer
   Scenario: An http issuer on a non-localhost host is rejected at reconcile time
     Given the VirtualMCPServer field "spec.authServerConfig.issuer" is set to "http://auth.internal.example.com"
     And the MCPOIDCConfig field "spec.inline.issuer" is set to "http://auth.internal.example.com"
@@ -151,3 +151,31 @@ Feature: The embedded authorization server: discovery, issuer rules, keys and li
     And 3 seconds pass
     And the client redeems the authorization code
     Then the answer is 400 with the OAuth error "invalid_grant" and is not cached
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource @claim-I6 @as-issuer-path-root
+  Scenario: With a path in the issuer, the OAuth endpoints are still served at the host root
+    Given the VirtualMCPServer field "spec.authServerConfig.issuer" is set to the YAML:
+      """yaml
+      https://auth.example.com/tenant
+      """
+    And the MCPOIDCConfig field "spec.inline.issuer" is set to the YAML:
+      """yaml
+      https://auth.example.com/tenant
+      """
+    When the vMCP is deployed
+    Then a token request to "{issuer}/oauth/token" reaches the token endpoint
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource @claim-I7 @as-issuer-path
+  Scenario: With a path in the issuer, discovery advertises endpoints under it that nothing serves
+    Given the VirtualMCPServer field "spec.authServerConfig.issuer" is set to the YAML:
+      """yaml
+      https://auth.example.com/tenant
+      """
+    And the MCPOIDCConfig field "spec.inline.issuer" is set to the YAML:
+      """yaml
+      https://auth.example.com/tenant
+      """
+    When the vMCP is deployed
+    And a client reads the authorization server metadata
+    Then the metadata field "token_endpoint" is "{issuer}/tenant/oauth/token"
+    And a token request to "{issuer}/tenant/oauth/token" reaches no token endpoint

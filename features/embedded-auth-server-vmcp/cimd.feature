@@ -74,7 +74,7 @@ Feature: Client ID Metadata Documents: MCP clients that need no registration
     And the user starts a login with the client ID metadata document "noredirect/client.json"
     Then the answer is 401 with the OAuth error "invalid_client" and is not cached
 
-  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#troubleshooting @claim-R10 @as-cimd-rules
+  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#troubleshooting @claim-R10 @claim-E10 @as-cimd-rules
   Scenario: A document whose grant types lack authorization_code is refused with invalid_client
     Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
     And an MCP client publishes its metadata document at "grants/client.json":
@@ -107,3 +107,36 @@ Feature: Client ID Metadata Documents: MCP clients that need no registration
     When the vMCP is deployed
     And the user starts a login with the client ID metadata document "narrow/client.json" asking for "openid offline_access"
     Then the login goes on to the first upstream
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#enable-cimd-for-zero-registration-clients @claim-R12 @claim-E10 @as-cimd-slow @slow
+  Scenario: A document host slower than the 5-second fetch timeout gets the client refused with invalid_client
+    Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
+    And the document host answers "slow/client.json" with a valid document after 7 seconds
+    When the vMCP is deployed
+    And the user starts a login with the client ID metadata document "slow/client.json"
+    Then the answer is 401 with the OAuth error "invalid_client" and is not cached
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#enable-cimd-for-zero-registration-clients @claim-R12 @as-cimd-oversized
+  Scenario: A document larger than 10 KB gets the client refused with invalid_client
+    Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
+    And the document host answers "big/client.json" with a valid document padded to 11 KB
+    When the vMCP is deployed
+    And the user starts a login with the client ID metadata document "big/client.json"
+    Then the answer is 401 with the OAuth error "invalid_client" and is not cached
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#enable-cimd-for-zero-registration-clients @claim-R12 @as-cimd-redirect
+  Scenario: A document URL that redirects gets the client refused with invalid_client: redirects are not followed
+    Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
+    And the document host redirects "moved/client.json" to "moved/target.json", a document naming the first URL as its client_id
+    When the vMCP is deployed
+    And the user starts a login with the client ID metadata document "moved/client.json"
+    Then the answer is 401 with the OAuth error "invalid_client" and is not cached
+    And the document host received 0 requests for "moved/target.json"
+
+  @doc:concepts/embedded-auth-server.mdx#client-id-metadata-document-cimd @claim-U25 @as-cimd-upstream-credentials
+  Scenario: A CIMD client's URL stays inside the authorization server: the upstreams see its own client IDs
+    Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
+    When the vMCP is deployed
+    And the user logs in through the vMCP with the client ID metadata document "good/client.json"
+    Then the client received one access token signed by the deployed issuer
+    And neither GitHub nor Google saw the URL of "good/client.json", only the configured client IDs

@@ -83,3 +83,30 @@ Feature: Client registration rules and what the upstream providers receive
     When the vMCP is deployed
     And the user logs in through the vMCP with a dynamically registered client
     Then GitHub received the userinfo request with the header "accept" set to "application/vnd.github+json"
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#default-callback-url-for-upstream-providers @claim-U22 @claim-U23 @as-default-callback
+  Scenario: Without redirectUri the callback is resourceUrl/oauth/callback, which fails when resourceUrl has a path
+    Given the VirtualMCPServer field "spec.incomingAuth.oidcConfigRef.resourceUrl" is set to the YAML:
+      """yaml
+      https://mcp.example.com/mcp
+      """
+    When the vMCP is deployed
+    Then the user's browser is sent back to "{issuer}/mcp/oauth/callback", where nothing completes the login
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#default-callback-url-for-upstream-providers @claim-U23 @as-explicit-callback
+  Scenario: With resourceUrl carrying a path, redirectUri set to the issuer's callback makes the login work
+    Given the VirtualMCPServer field "spec.incomingAuth.oidcConfigRef.resourceUrl" is set to the YAML:
+      """yaml
+      https://mcp.example.com/mcp
+      """
+    And the VirtualMCPServer field "spec.authServerConfig.upstreamProviders.0.oauth2Config.redirectUri" is set to the YAML:
+      """yaml
+      https://auth.example.com/oauth/callback
+      """
+    And the VirtualMCPServer field "spec.authServerConfig.upstreamProviders.1.oidcConfig.redirectUri" is set to the YAML:
+      """yaml
+      https://auth.example.com/oauth/callback
+      """
+    When the vMCP is deployed
+    And the user logs in through the vMCP with a dynamically registered client
+    Then the client received one access token signed by the deployed issuer

@@ -14,7 +14,7 @@ Feature: Complete example: a vMCP that logs users in through GitHub and Google
     And the prerequisite Secrets from "fixtures/secrets/embedded-auth-server.yaml"
     And the user "alice" has accounts at GitHub and Google
 
-  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#complete-example @claim-W1 @claim-W2 @claim-I4
+  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#complete-example @claim-W1 @claim-W2 @claim-I4 @as-metadata
   Scenario: The authorization server publishes its metadata at the issuer
     When the vMCP is deployed
     And a client reads the authorization server metadata
@@ -37,7 +37,7 @@ Feature: Complete example: a vMCP that logs users in through GitHub and Google
     And the metadata field "authorization_servers" lists exactly "{issuer}"
 
   @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#complete-example @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#how-it-works
-  @claim-R1 @claim-M1 @claim-M2 @claim-M3 @claim-M4 @claim-I5 @claim-L1 @claim-L2 @claim-O15 @claim-U7 @claim-J5
+  @claim-R1 @claim-M1 @claim-M2 @claim-M3 @claim-M4 @claim-I5 @claim-L1 @claim-L2 @claim-O15 @claim-U7 @claim-J5 @as-complete-login
   Scenario: A user logs in through GitHub then Google, and backend-github receives their GitHub token
     When the vMCP is deployed
     And the user logs in through the vMCP with a dynamically registered client

@@ -58,3 +58,12 @@ Feature: Providers that answer in non-standard shapes
     When the vMCP is deployed
     And the user attempts a login through the vMCP
     Then the client is sent back with a code
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#using-an-oauth-20-upstream-provider @claim-U8 @as-synthesis
+  Scenario: Without userInfo or identityFromToken the user is synthesized, with no name or email
+    Given the VirtualMCPServer field "spec.authServerConfig.upstreamProviders.0.oauth2Config.userInfo" is removed
+    When the vMCP is deployed
+    Then the VirtualMCPServer reports IdentitySynthesized=True with reason OAuth2UpstreamWithoutUserInfo
+    When the user logs in through the vMCP with a dynamically registered client
+    Then GitHub received no userinfo request
+    And the access token carries neither a name nor an email claim

@@ -54,8 +54,8 @@ Feature: The embedded authorization server refuses what an attacker or a broken 
   @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#complete-example @rfc6749 @as-redirect-uri
   Scenario: A redirect URI that is not exactly a registered one gets an error page, not a redirect
     When the user starts a login with a redirect URI that only extends the registered one
-    Then the answer is 400 with the OAuth error "invalid_request" and is not cached
-    And the answer is not a redirect
+    Then the answer is not a redirect
+    And the answer is 400 with the OAuth error "invalid_request" and is not cached
 
   @doc:concepts/embedded-auth-server.mdx @rfc6749 @as-unregistered-scope
   Scenario: A scope the client did not register is sent back with invalid_scope

@@ -118,3 +118,50 @@ Feature: Redis Sentinel session storage for the embedded authorization server
     Then through the second replica "backend-github" received the user's GitHub token without a new login
     When both replicas are sent the user's refresh token at the same moment
     Then exactly one replica rotates the refresh token and the other answers invalid_grant
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#configure-session-storage @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#configure-session-storage
+  @claim-D10 @redis-dcr-restart
+  Scenario: With Redis storage, the upstream DCR credentials are reused after a restart
+    Given an upstream provider that supports dynamic client registration with the initial access token "conformance-iat-7f3a"
+    And the upstream of the documented block "VirtualMCPServer: upstream DCR discovery" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "register-toolhive-with-an-oauth-provider" is placed first, served by that provider
+    And the documented Redis Sentinel topology is running
+    And the VirtualMCPServer keeps its sessions in the Redis storage block "embedded-auth-with-redis.yaml" from section "configure-mcpexternalauthconfig"
+    When the vMCP is deployed
+    Then the DCR provider received 1 registration
+    When the vMCP restarts
+    Then the DCR provider received 1 registration
+
+  # The docs' production advice, beyond their manifests: the harness adds `user default off`, a
+  # Sentinel ACL user (Redis' own Sentinel docs) with `sentinel auth-user`/`auth-pass`, and prints it.
+  @doc:guides-k8s/redis-session-storage.mdx#deploy-redis-sentinel @doc:guides-k8s/redis-session-storage.mdx#using-explicit-sentinel-addresses
+  @claim-S7 @claim-S9 @redis-default-off
+  Scenario: With the default user disabled as the docs advise, the storage still runs the whole flow as the ACL user
+    Given the documented Redis Sentinel topology is running with the default user off and Sentinel authenticating
+    And the VirtualMCPServer keeps its sessions in the Redis storage block "storage block with sentinelAddrs" from section "using-explicit-sentinel-addresses"
+    When the vMCP deployment is attempted
+    Then the session storage connections authenticate as the ACL user "toolhive-auth"
+    When the user logs in through the vMCP with a dynamically registered client
+    And the client refreshes its token
+    Then the token response carries a new refresh token
+    When the client calls the tool "backend-github_search_repositories" through the vMCP
+    Then "backend-github" received the GitHub access token issued to the user as a Bearer token
+    And the documented ACL refused no command of the flow
+    When the harness confirms a client without credentials is refused while the Sentinels still see the master up
+
+  # The docs' shared instance: one Sentinel-managed Redis for the auth server (toolhive-auth) and
+  # for the scaling sessions (the default user, restricted to the scaling key patterns).
+  @doc:guides-k8s/redis-session-storage.mdx#sharing-a-redis-instance @doc:guides-k8s/redis-session-storage.mdx#acl-configuration-for-a-shared-instance
+  @claim-S18 @claim-S20 @redis-shared-instance
+  Scenario: On a shared instance, the scaling sessions and the auth server's keys live side by side, each user confined to its own
+    Given the documented Redis Sentinel topology is running, shared with the scaling workloads as the docs describe
+    And the VirtualMCPServer keeps its sessions in the Redis storage block "embedded-auth-with-redis.yaml" from section "configure-mcpexternalauthconfig"
+    And the VirtualMCPServer shares its MCP sessions through the sessionStorage snippet of section "acl-configuration-for-a-shared-instance"
+    And the sessionStorage's keyPrefix is "vmcp-sessions", as the docs' table suggests
+    When the vMCP is deployed
+    And a second replica of the vMCP is deployed from the same manifests
+    And the user logs in through the vMCP with a dynamically registered client
+    And an MCP client initializes a session through the first replica
+    And the client sends "tools/list" in that session through the second replica
+    Then the second replica serves the session without a new initialize
+    And the MCP session is kept in Redis under the key prefix "vmcp-sessions:"
+    When the harness confirms the scaling credentials can neither read nor write the thv:auth keys

@@ -55,10 +55,20 @@ struct Shared {
 ///
 /// It runs on its own thread and runtime (as wiremock does), so it outlives the runtime of the
 /// test or step that started it and can live in a process-wide fixture. Dropping it stops it.
+/// Clones share the server; it stops when the last clone is dropped.
+#[derive(Clone)]
 pub struct MockBackend {
     shared: Arc<Shared>,
     url: String,
-    shutdown: CancellationToken,
+    _stop: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(CancellationToken);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 impl std::fmt::Debug for MockBackend {
@@ -73,6 +83,11 @@ impl MockBackend {
     /// # Panics
     /// If no loopback port can be bound or no thread spawned (the machine, not the input).
     pub async fn start(name: &str, tools: &[&str]) -> Self {
+        Self::start_on(None, name, tools).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, name: &str, tools: &[&str]) -> Self {
         let shared = Arc::new(Shared {
             name: name.to_owned(),
             tools: tools.iter().map(|t| (*t).to_owned()).collect(),
@@ -80,7 +95,8 @@ impl MockBackend {
             calls: Mutex::new(Vec::new()),
             fault: Mutex::new(Fault::None),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        let listener = listener
+            .map_or_else(|| std::net::TcpListener::bind("127.0.0.1:0"), Ok)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .unwrap_or_else(|e| panic!("MockBackend {name}: cannot bind a loopback port: {e}"));
         let url = match listener.local_addr() {
@@ -98,7 +114,7 @@ impl MockBackend {
         if let Ok(Err(e)) = ready_rx.await {
             panic!("MockBackend {name}: cannot start: {e}");
         }
-        Self { shared, url, shutdown }
+        Self { shared, url, _stop: Arc::new(StopOnDrop(shutdown)) }
     }
 
     /// `http://127.0.0.1:PORT/mcp`.
@@ -123,12 +139,6 @@ impl MockBackend {
     /// The `tools/call` requests the backend executed, oldest first.
     pub fn tool_calls(&self) -> Vec<RecordedToolCall> {
         lock(&self.shared.calls).clone()
-    }
-}
-
-impl Drop for MockBackend {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 
@@ -179,8 +189,13 @@ async fn record(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> 
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
     lock(&shared.requests).push(RecordedRequest::new(parts.method.as_str(), &parts.uri, &parts.headers, &bytes));
-    if *lock(&shared.fault) == Fault::ServerError {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response();
+    let fault = lock(&shared.fault).clone();
+    match fault {
+        Fault::ServerError => return (StatusCode::INTERNAL_SERVER_ERROR, "injected fault").into_response(),
+        Fault::SlowToolCall(delay) if bytes.windows(12).any(|w| w == b"\"tools/call\"") => {
+            tokio::time::sleep(delay).await;
+        }
+        _ => {}
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }

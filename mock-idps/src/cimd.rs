@@ -24,6 +24,8 @@ pub enum CimdAnswer {
     Slow(serde_json::Value, Duration),
     /// A JSON body of about this many bytes.
     Oversized(usize),
+    /// The JSON document with a `padding` member of this many characters (a valid but large document).
+    Padded(serde_json::Value, usize),
 }
 
 #[derive(Default)]
@@ -45,8 +47,13 @@ impl std::fmt::Debug for CimdHost {
 
 impl CimdHost {
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>) -> Self {
         let state = Arc::new(Mutex::new(HostState::default()));
-        let server = MockServer::start().await;
+        let server = crate::standalone::server(listener).await;
         Mock::given(any()).respond_with(Responder { state: state.clone() }).mount(&server).await;
         Self { server, state }
     }
@@ -96,6 +103,13 @@ impl Respond for Responder {
             Some(CimdAnswer::Redirect(to)) => ResponseTemplate::new(302).insert_header("location", to.as_str()),
             Some(CimdAnswer::Oversized(n)) => {
                 ResponseTemplate::new(200).set_body_json(serde_json::json!({ "padding": "x".repeat(*n) }))
+            }
+            Some(CimdAnswer::Padded(v, n)) => {
+                let mut doc = v.clone();
+                if let Some(m) = doc.as_object_mut() {
+                    m.insert("padding".into(), serde_json::Value::String("x".repeat(*n)));
+                }
+                json(&doc)
             }
             None => ResponseTemplate::new(404).set_body_json(serde_json::json!({"error": "not found"})),
         }

@@ -45,12 +45,21 @@ impl DcrProviderMock {
     /// `initial_access_token`: the token registrations must carry; `demand`: refuse those that
     /// do not (otherwise they are registered and recorded, so a scenario can assert the header).
     pub async fn start(initial_access_token: Option<&str>, demand: bool) -> Self {
+        Self::start_on(None, initial_access_token, demand).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(
+        listener: Option<std::net::TcpListener>,
+        initial_access_token: Option<&str>,
+        demand: bool,
+    ) -> Self {
         let state = Arc::new(Mutex::new(DcrState {
             initial_access_token: initial_access_token.map(String::from),
             demand,
             ..DcrState::default()
         }));
-        let server = MockServer::start().await;
+        let server = crate::standalone::server(listener).await;
         Mock::given(any()).respond_with(Responder { state: state.clone(), base: server.uri() }).mount(&server).await;
         Self { server, state }
     }

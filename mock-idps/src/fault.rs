@@ -10,4 +10,12 @@ pub enum Fault {
     None,
     /// The token endpoint (for [`crate::MockBackend`]: every `/mcp` request) answers HTTP 500.
     ServerError,
+    /// OIDC mocks: ID tokens name another issuer in `iss`.
+    WrongIssuer,
+    /// OIDC mocks: ID tokens expired ten minutes ago.
+    ExpiredIdToken,
+    /// The token endpoint answers only after this delay.
+    SlowToken(std::time::Duration),
+    /// [`crate::MockBackend`]: `tools/call` answers only after this delay (other requests do not wait).
+    SlowToolCall(std::time::Duration),
 }

@@ -14,9 +14,11 @@ use crate::user::MockUser;
 /// GitHub supports only S256 for PKCE.
 const POLICY: AuthorizePolicy = AuthorizePolicy { require_response_type: false, pkce_methods: &["S256"] };
 
-/// A GitHub-like plain OAuth 2.0 provider with one registered OAuth app.
+/// A GitHub-like plain OAuth 2.0 provider with one registered OAuth app. Clones share the server
+/// (the url target keeps one for the whole run); it stops when the last clone is dropped.
+#[derive(Clone)]
 pub struct GithubMock {
-    server: MockServer,
+    server: Arc<MockServer>,
     state: Arc<Mutex<State>>,
 }
 
@@ -29,10 +31,15 @@ impl std::fmt::Debug for GithubMock {
 impl GithubMock {
     /// Starts the mock on a loopback port with one registered client.
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
         let state = Arc::new(Mutex::new(State::new(client_id, client_secret)));
-        let server = MockServer::start().await;
+        let server = crate::standalone::server(listener).await;
         Mock::given(any()).respond_with(Responder { state: state.clone() }).mount(&server).await;
-        Self { server, state }
+        Self { server: Arc::new(server), state }
     }
 
     /// `http://127.0.0.1:PORT`; serves both the github.com and the api.github.com paths.

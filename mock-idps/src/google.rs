@@ -22,10 +22,14 @@ const ACCESS_TOKEN_SECONDS: u64 = 3599;
 const ID_TOKEN_SECONDS: u64 = 3600;
 
 /// A Google-like OpenID Connect provider with one registered client.
+/// Clones share the server; it stops when the last clone is dropped.
+#[derive(Clone)]
 pub struct GoogleMock {
-    server: MockServer,
+    server: Arc<MockServer>,
     state: Arc<Mutex<State>>,
     key: Arc<SigningKey>,
+    entra: Arc<std::sync::atomic::AtomicBool>,
+    access_token_seconds: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for GoogleMock {
@@ -40,6 +44,11 @@ impl GoogleMock {
     /// # Panics
     /// If aws-lc-rs cannot generate an RSA key (a broken build, not bad input).
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
         let kid = format!("mock-{}", random_token(6));
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(&kid))
             .await
@@ -47,13 +56,35 @@ impl GoogleMock {
             .and_then(|r| r.map_err(|e| e.to_string()));
         let key = Arc::new(key.unwrap_or_else(|e| panic!("GoogleMock: cannot generate an RSA signing key: {e}")));
         let state = Arc::new(Mutex::new(State::new(client_id, client_secret)));
-        let server = MockServer::start().await;
+        let server = crate::standalone::server(listener).await;
         let issuer = server.uri();
-        Mock::given(any())
-            .respond_with(Responder { state: state.clone(), key: key.clone(), issuer })
-            .mount(&server)
-            .await;
-        Self { server, state, key }
+        let entra = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let access_token_seconds = Arc::new(std::sync::atomic::AtomicU64::new(ACCESS_TOKEN_SECONDS));
+        let responder = Responder {
+            state: state.clone(),
+            key: key.clone(),
+            issuer,
+            entra: entra.clone(),
+            access_token_seconds: access_token_seconds.clone(),
+        };
+        Mock::given(any()).respond_with(responder).mount(&server).await;
+        Self { server: Arc::new(server), state, key, entra, access_token_seconds }
+    }
+
+    /// `expires_in` of the access tokens issued from now on (default 3599).
+    pub fn set_access_token_lifetime(&self, seconds: u64) {
+        self.access_token_seconds.store(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Revokes every refresh token issued so far: the refresh grant answers `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.state).refresh_tokens.clear();
+    }
+
+    /// Entra-like ID tokens from now on: `sub` is pairwise (derived from the user and the client
+    /// ID, so it differs per application) and `oid` is the user's stable object id.
+    pub fn set_entra_claims(&self, on: bool) {
+        self.entra.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash: the `iss` of its ID tokens and the discovery `issuer`.
@@ -96,6 +127,8 @@ struct Responder {
     state: Arc<Mutex<State>>,
     key: Arc<SigningKey>,
     issuer: String,
+    entra: Arc<std::sync::atomic::AtomicBool>,
+    access_token_seconds: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Respond for Responder {
@@ -142,10 +175,15 @@ impl Responder {
         if state.fault == Fault::ServerError {
             return server_error();
         }
+        let delay = match state.fault {
+            Fault::SlowToken(d) => d,
+            _ => std::time::Duration::ZERO,
+        };
         match self.exchange(state, req) {
             Ok(body) => ResponseTemplate::new(200)
                 .insert_header("cache-control", "no-cache, no-store, max-age=0, must-revalidate")
-                .set_body_json(body),
+                .set_body_json(body)
+                .set_delay(delay),
             Err(e) => e.into_response(),
         }
     }
@@ -179,7 +217,7 @@ impl Responder {
         };
         let access_token = format!("ya29.{}", random_token(48));
         let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
-            Some(self.id_token(&grant, &client_id, nonce.as_deref()).map_err(|e| OAuthError {
+            Some(self.id_token(&grant, &client_id, nonce.as_deref(), &state.fault).map_err(|e| OAuthError {
                 status: 500,
                 error: "server_error",
                 description: e.to_string(),
@@ -197,7 +235,8 @@ impl Responder {
             client_id,
         });
         let mut body = serde_json::json!({
-            "access_token": access_token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS,
+            "access_token": access_token, "token_type": "Bearer",
+            "expires_in": self.access_token_seconds.load(std::sync::atomic::Ordering::SeqCst),
             "scope": grant.scope,
         });
         if let Some(id_token) = id_token {
@@ -214,19 +253,46 @@ impl Responder {
         grant: &TokenGrant,
         client_id: &str,
         nonce: Option<&str>,
+        fault: &Fault,
     ) -> Result<String, crate::keys::KeyError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
         let u = &grant.user;
+        let (iat, issuer) = match fault {
+            Fault::ExpiredIdToken => (now.saturating_sub(ID_TOKEN_SECONDS + 600), self.issuer.clone()),
+            Fault::WrongIssuer => (now, "https://login.attacker.example.com".to_owned()),
+            _ => (now, self.issuer.clone()),
+        };
         let mut claims = serde_json::json!({
-            "iss": self.issuer, "azp": client_id, "aud": client_id, "sub": u.google_sub,
+            "iss": issuer, "azp": client_id, "aud": client_id, "sub": u.google_sub,
             "email": u.email, "email_verified": true, "name": u.name,
-            "iat": now, "exp": now + ID_TOKEN_SECONDS,
+            "iat": iat, "exp": iat + ID_TOKEN_SECONDS,
         });
+        if self.entra.load(std::sync::atomic::Ordering::SeqCst) {
+            claims["sub"] = entra_pairwise_sub(&u.login, client_id).into();
+            claims["oid"] = entra_oid(&u.login).into();
+            claims["tid"] = "9188040d-6c67-4c5b-b112-36a304b66dad".into();
+        }
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();
         }
         self.key.sign(&claims)
     }
+}
+
+/// Entra's `sub` is pairwise: unique to the user and the application (client ID).
+pub fn entra_pairwise_sub(login: &str, client_id: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{client_id}\n{login}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..32])
+}
+
+/// Entra's `oid`: the user's object id, the same in every application of the tenant.
+pub fn entra_oid(login: &str) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(format!("oid\n{login}").as_bytes());
+    let h: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// `GET /v1/userinfo`: the OIDC userinfo answer for a Google access token.
@@ -398,6 +464,64 @@ mod tests {
 
         mock.set_fault(Fault::ServerError);
         assert_eq!(post(base("x", VERIFIER)).await?.status(), 500);
+        Ok(())
+    }
+
+    /// The ID token the mock issues for `carol` under its current fault and flavour.
+    async fn id_token_claims(mock: &GoogleMock) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let http = client();
+        let auth = format!("{}/o/oauth2/v2/auth", mock.issuer());
+        let code = authorize_code(&http, &auth, &[("scope", "openid")]).await?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        let token_url = format!("{}/token", mock.issuer());
+        let body: serde_json::Value =
+            http.post(&token_url).basic_auth("gcid", Some("gsecret")).form(&form).send().await?.json().await?;
+        let id_token = body["id_token"].as_str().ok_or("no id_token")?;
+        Ok(jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(id_token)?.claims)
+    }
+
+    #[tokio::test]
+    async fn entra_claims_and_id_token_faults() -> TestResult {
+        let mock = GoogleMock::start("gcid", "gsecret").await;
+        mock.set_user(MockUser::named("carol"));
+        mock.set_entra_claims(true);
+        let claims = id_token_claims(&mock).await?;
+        assert_eq!(claims["oid"], entra_oid("carol").as_str());
+        assert_eq!(claims["sub"], entra_pairwise_sub("carol", "gcid").as_str());
+        assert_ne!(entra_pairwise_sub("carol", "gcid"), entra_pairwise_sub("carol", "other-app"));
+
+        mock.set_fault(Fault::WrongIssuer);
+        assert_ne!(id_token_claims(&mock).await?["iss"], mock.issuer().as_str());
+        mock.set_fault(Fault::ExpiredIdToken);
+        let exp = id_token_claims(&mock).await?["exp"].as_u64().ok_or("no exp")?;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+        assert!(exp + 60 < now, "exp {exp} is not in the past (now {now})");
+
+        mock.set_fault(Fault::None);
+        mock.set_access_token_lifetime(2);
+        let http = client();
+        let code =
+            authorize_code(&http, &format!("{}/o/oauth2/v2/auth", mock.issuer()), &[("scope", "openid")]).await?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ];
+        let body: serde_json::Value = http
+            .post(format!("{}/token", mock.issuer()))
+            .basic_auth("gcid", Some("gsecret"))
+            .form(&form)
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(body["expires_in"], 2);
         Ok(())
     }
 

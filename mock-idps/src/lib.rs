@@ -17,6 +17,7 @@ mod oidc_issuer;
 mod record;
 mod slack;
 mod snowflake;
+pub mod standalone;
 mod token_exchange;
 mod user;
 
@@ -25,7 +26,7 @@ pub use cimd::{CimdAnswer, CimdHost};
 pub use dcr::{DcrProviderMock, Registration};
 pub use fault::Fault;
 pub use github::GithubMock;
-pub use google::GoogleMock;
+pub use google::{GoogleMock, entra_oid, entra_pairwise_sub};
 pub use keys::{KeyError, SigningKey};
 pub use oauth::pkce_challenge;
 pub use oidc_issuer::OidcIssuerMock;

@@ -42,7 +42,16 @@ fn now() -> u64 {
 impl OidcIssuerMock {
     /// Starts the issuer with one RSA key and an introspection client.
     pub async fn start(client_id: &str, client_secret: &str) -> Result<Self, KeyError> {
-        let server = MockServer::start().await;
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(
+        listener: Option<std::net::TcpListener>,
+        client_id: &str,
+        client_secret: &str,
+    ) -> Result<Self, KeyError> {
+        let server = crate::standalone::server(listener).await;
         let state = Arc::new(Mutex::new(State {
             issuer: server.uri(),
             keys: vec![SigningKey::generate("idp-key-1")?],

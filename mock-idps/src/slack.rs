@@ -33,6 +33,7 @@ pub(crate) struct ShapedProvider {
 
 impl ShapedProvider {
     pub(crate) async fn start(
+        listener: Option<std::net::TcpListener>,
         client_id: &str,
         client_secret: &str,
         shape: Shape,
@@ -40,7 +41,7 @@ impl ShapedProvider {
     ) -> Self {
         let state = Arc::new(Mutex::new(State::new(client_id, client_secret)));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let server = MockServer::start().await;
+        let server = crate::standalone::server(listener).await;
         Mock::given(any())
             .respond_with(Responder { state: state.clone(), requests: requests.clone(), shape, token })
             .mount(&server)
@@ -121,8 +122,13 @@ pub fn slack_user_id(user: &MockUser) -> String {
 
 impl SlackMock {
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
         let token = |_: &MockUser| format!("xoxp-{}", random_token(18));
-        Self { inner: ShapedProvider::start(client_id, client_secret, slack_shape, token).await }
+        Self { inner: ShapedProvider::start(listener, client_id, client_secret, slack_shape, token).await }
     }
 
     pub fn base_url(&self) -> String {

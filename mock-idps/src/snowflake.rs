@@ -46,7 +46,12 @@ fn shape(user: &MockUser, token: &str, scope: &str) -> serde_json::Value {
 
 impl SnowflakeMock {
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
-        Self { inner: ShapedProvider::start(client_id, client_secret, shape, jwt_for).await }
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
+        Self { inner: ShapedProvider::start(listener, client_id, client_secret, shape, jwt_for).await }
     }
 
     pub fn base_url(&self) -> String {

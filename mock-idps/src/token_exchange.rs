@@ -63,7 +63,12 @@ impl std::fmt::Debug for TokenExchangeMock {
 impl TokenExchangeMock {
     /// Starts the endpoint with one confidential client (HTTP Basic or `client_secret_post`).
     pub async fn start(client_id: &str, client_secret: &str) -> Self {
-        let server = MockServer::start().await;
+        Self::start_on(None, client_id, client_secret).await
+    }
+
+    /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
+    pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
+        let server = crate::standalone::server(listener).await;
         let state = Arc::new(Mutex::new(State {
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),

@@ -113,7 +113,12 @@ impl AuthServer {
                 r.to_owned()
             }
             Some(r) => match_redirect_uri(&client, r).ok_or_else(|| {
-                AuthorizeError::InvalidRequest("redirect_uri does not match any URI registered for the client".into())
+                let desc = "redirect_uri does not match any URI registered for the client";
+                if self.defects.is_on(Defect::RedirectErrorsToUnverifiedUri) {
+                    let state = p.get("state").ok().flatten();
+                    return RedirectError::new(r, "invalid_request", desc, state).into();
+                }
+                AuthorizeError::InvalidRequest(desc.into())
             })?,
             None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
             None => {
@@ -201,7 +206,9 @@ impl AuthServer {
         if u.fragment().is_some() {
             return Err(format!("resource `{r}` must not contain a fragment"));
         }
-        if !self.config.allowed_audiences.iter().any(|a| a == r) {
+        if !self.config.allowed_audiences.iter().any(|a| a == r)
+            && !self.defects.is_on(crate::defects::Defect::AcceptAnyResource)
+        {
             return Err(format!("resource `{r}` is not an audience this server issues tokens for"));
         }
         Ok(())
@@ -229,7 +236,13 @@ impl AuthServer {
         let internal_state = random_token(24);
         let verifier = random_token(32);
         let nonce = random_token(16);
-        let url = upstream.authorization_url(&internal_state, &s256(&verifier), &nonce);
+        let mut url = upstream.authorization_url(&internal_state, &s256(&verifier), &nonce);
+        if self.defects.is_on(Defect::LeakClientIdUpstream)
+            && let Ok(mut u) = url::Url::parse(&url)
+        {
+            u.query_pairs_mut().append_pair("mcp_client_id", &client.client_id);
+            url = u.to_string();
+        }
         let pending = PendingAuthorization {
             client,
             provider: upstream.name.clone(),

@@ -27,6 +27,8 @@ enum LegError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("upstream `{provider}` vouches for another user than the first leg of the chain")]
+    IdentityMismatch { provider: String },
 }
 
 pub async fn callback(State(s): State<Arc<AuthServer>>, RawQuery(query): RawQuery) -> Response {
@@ -78,6 +80,9 @@ impl AuthServer {
             Err(e) => {
                 tracing::warn!(provider = %pending.provider, error = %e, "upstream leg failed");
                 self.discard_session(&pending.session_id).await;
+                if self.defects.is_on(crate::defects::Defect::UpstreamErrorsAsAccessDenied) {
+                    return Err(to_client("access_denied", "failed to complete the upstream authorization"));
+                }
                 Err(to_client("server_error", "failed to complete the upstream authorization"))
             }
         }
@@ -96,7 +101,14 @@ impl AuthServer {
         let identity = upstream.identity(&self.http, &tokens, &pending.upstream_nonce).await?;
         let store = self.store();
         let user = match &pending.user {
-            Some(u) => u.clone(),
+            // A later leg of the chain must resolve to the user of the first leg.
+            Some(u) => {
+                let linked = store.link_identity(&upstream.name, &identity.subject, &u.user_id).await?;
+                if linked != u.user_id && !self.defects.is_on(crate::defects::Defect::SkipChainIdentityCheck) {
+                    return Err(LegError::IdentityMismatch { provider: upstream.name.clone() });
+                }
+                u.clone()
+            }
             None => ResolvedUser {
                 user_id: store.user_for_identity(&upstream.name, &identity.subject).await?,
                 name: identity.name.clone(),

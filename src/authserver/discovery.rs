@@ -54,6 +54,12 @@ impl AuthServer {
         {
             m.remove("registration_endpoint");
         }
+        if self.defects.is_on(Defect::MetadataOmitsCodeFlow)
+            && let Some(m) = doc.as_object_mut()
+        {
+            m.insert("response_types_supported".into(), json!(["token"]));
+            m.insert("grant_types_supported".into(), json!(["implicit", "refresh_token"]));
+        }
         doc
     }
 
@@ -85,5 +91,11 @@ pub async fn openid_configuration(State(s): State<Arc<AuthServer>>) -> Response 
 
 /// The active key and the fallback keys (docs KE:104-107), each with its thumbprint `kid`.
 pub async fn jwks(State(s): State<Arc<AuthServer>>) -> Response {
-    cached_json(serde_json::to_value(s.keys.jwks()).unwrap_or_else(|_| json!({ "keys": [] })))
+    let mut set = s.keys.jwks();
+    if s.defects.is_on(Defect::JwksPublishesUnconfiguredKey)
+        && let Ok(extra) = super::keys::SigningKey::ephemeral()
+    {
+        set.keys.push(extra.jwk);
+    }
+    cached_json(serde_json::to_value(set).unwrap_or_else(|_| json!({ "keys": [] })))
 }

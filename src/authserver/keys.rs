@@ -215,6 +215,14 @@ impl HmacSecrets {
         Ok(Self { keys })
     }
 
+    /// Test-only (defect `reuse-ephemeral-hmac-secret`): one ephemeral secret per process, so it
+    /// wrongly survives a restart.
+    pub fn process_wide_ephemeral() -> Self {
+        static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+        let bytes = SECRET.get_or_init(random_bytes::<32>);
+        Self { keys: vec![hmac::Key::new(hmac::HMAC_SHA256, bytes)] }
+    }
+
     /// Test-only (defect `accept-short-hmac-secret`): no length check.
     pub fn load_unchecked(secrets: &[Vec<u8>]) -> Result<Self, AuthServerError> {
         if secrets.is_empty() {

@@ -239,6 +239,19 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Links `provider:subject` to `user_id` unless it is already linked; returns the user it is
+    /// linked to now (another user's id means the identity belongs to someone else).
+    pub async fn link_identity(&self, provider: &str, subject: &str, user_id: &str) -> Result<String, StorageError> {
+        let key = format!("identity:{provider}:{subject}");
+        if self.s.put_if_absent(&key, user_id.as_bytes(), None).await? {
+            return Ok(user_id.to_owned());
+        }
+        match self.s.get(&key).await? {
+            Some(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            None => Err(StorageError::Unavailable(format!("identity record `{key}` vanished"))),
+        }
+    }
+
     pub async fn put_upstream_tokens(
         &self,
         session_id: &str,

@@ -138,6 +138,9 @@ impl AuthServer {
         if basic_secret || body_secret.is_some() {
             return Err(invalid_client("client authentication failed: a public client must not present a secret"));
         }
+        if self.defects.is_on(Defect::RefusePublicClients) {
+            return Err(invalid_client("client authentication failed: a client secret is required"));
+        }
         Ok(client)
     }
 
@@ -274,6 +277,18 @@ impl AuthServer {
         if rec.client_id != client.client_id && !self.defects.is_on(Defect::AllowRefreshByOtherClient) {
             return Err(TokenError::InvalidGrant("the refresh token was issued to another client".into()));
         }
+        if self.defects.is_on(Defect::NoRefreshRotation) {
+            let audience = rec.audience.clone();
+            let (access_token, _, expires_in) =
+                self.mint_access_token(&client.client_id, &rec.user, &rec.session_id, &rec.scopes, &audience)?;
+            return Ok(TokenResponseBody {
+                access_token,
+                token_type: "Bearer".into(),
+                expires_in,
+                scope: rec.scopes.join(" "),
+                refresh_token: Some(presented.to_owned()),
+            });
+        }
         // Rotation: exactly one caller consumes it.
         let Some(rec) = store.take_refresh(&id).await? else {
             return Err(TokenError::InvalidGrant("the refresh token is unknown, expired or already used".into()));
@@ -340,8 +355,14 @@ impl AuthServer {
             lifespan = lifespan.saturating_mul(2);
         }
         let iat = now_unix();
+        let iss = if self.defects.is_on(Defect::JwtIssuerTrailingSlash) {
+            format!("{}/", self.config.issuer)
+        } else {
+            self.config.issuer.clone()
+        };
+        let audience = if self.defects.is_on(Defect::AudienceIgnoresResource) { &self.config.issuer } else { audience };
         let claims = AccessTokenClaims {
-            iss: self.config.issuer.clone(),
+            iss,
             sub: user.user_id.clone(),
             aud: vec![audience.to_owned()],
             exp: iat.saturating_add(lifespan),
@@ -350,7 +371,7 @@ impl AuthServer {
             scp: scopes.to_vec(),
             client_id: client_id.to_owned(),
             tsid: session_id.to_owned(),
-            name: user.name.clone().filter(|s| !s.is_empty()),
+            name: user.name.clone().filter(|s| !s.is_empty() && !self.defects.is_on(Defect::DropNameClaim)),
             email: user.email.clone().filter(|s| !s.is_empty()),
         };
         let token = jwt::sign(self.keys.active(), &claims).map_err(|e| {

@@ -142,9 +142,10 @@ impl Reconciled {
         self.conditions.iter().find(|c| c.resource == resource && c.type_ == type_)
     }
 
-    /// The conditions whose status is False.
+    /// The conditions whose status is False. `…Warning` conditions are not failures whatever
+    /// their status (`SessionStorageWarning=False` is the good state).
     pub fn failures(&self) -> impl Iterator<Item = &StatusCondition> {
-        self.conditions.iter().filter(|c| !c.status)
+        self.conditions.iter().filter(|c| !c.status && !c.type_.ends_with("Warning"))
     }
 }
 

@@ -29,6 +29,8 @@ use super::{
 };
 
 // Doc sections cited in condition messages.
+const DOC_CA_BUNDLE: &str = "auth-k8s.mdx#use-a-custom-ca-certificate-for-the-oidc-issuer";
+const DOC_SESSION_STORAGE: &str = "redis-session-storage.mdx#verify-session-storage-is-working";
 const DOC_ISSUER: &str = "embedded-auth-server-vmcp.mdx#configure-the-embedded-auth-server";
 const DOC_LINKS: &str = "embedded-auth-server-vmcp.mdx#how-the-references-link-by-name";
 const DOC_PRIMARY: &str = "embedded-auth-server-vmcp.mdx#select-the-primary-upstream-provider";
@@ -125,6 +127,8 @@ struct Ctx<'a> {
     failed: bool,
     secrets: SecretResolver<'a>,
     unsupported: Vec<String>,
+    /// Only for the E4 switch (`skip-external-auth-valid`); other rules get the defects passed in.
+    skip_external_auth_valid: bool,
 }
 
 pub(super) fn reconcile(bundle: &Bundle, env: &Environment) -> Reconciled {
@@ -150,6 +154,7 @@ pub(super) fn reconcile(bundle: &Bundle, env: &Environment) -> Reconciled {
         failed: false,
         secrets: SecretResolver::new(bundle, ns),
         unsupported: Vec::new(),
+        skip_external_auth_valid: env.defects.is_on(crate::defects::Defect::SkipExternalAuthValid),
     };
     ctx.run(env)
 }
@@ -194,10 +199,18 @@ impl<'a> Ctx<'a> {
                 format!("spec.groupRef.name {group:?}: no MCPGroup/{group} in namespace {} ({DOC_GROUP})", self.ns),
             );
         }
+        let group_found = check.problems.is_empty();
         self.emit(check, true);
+        if group_found && !env.defects.is_on(crate::defects::Defect::SkipGroupCheck) {
+            self.group_checked(&group);
+        }
+        self.session_storage_warning(env.defects.is_on(crate::defects::Defect::IgnoreSessionStorage));
 
         let backends = self.discover_backends(&group, env);
-        let oidc = self.incoming();
+        let oidc = self.incoming(env.defects.is_on(crate::defects::Defect::SkipFieldAdmissionRules));
+        if !env.defects.is_on(crate::defects::Defect::SkipCaBundleCheck) {
+            self.ca_bundle();
+        }
         let (introspection, required_subject) = self.incoming_extras();
         let (outgoing, excluded, used) = self.outgoing(&backends, &group);
 
@@ -250,6 +263,7 @@ impl<'a> Ctx<'a> {
             self.emit(check, false);
         }
 
+        let timeouts = self.timeouts(&env.defects);
         let incoming = match oidc {
             Some(Some(o)) => Some(IncomingAuthConfig::Oidc(OidcIncoming {
                 issuer: o.issuer.clone(),
@@ -286,6 +300,8 @@ impl<'a> Ctx<'a> {
             incoming,
             outgoing,
             aggregation: self.aggregation(),
+            authz: authz_config(vmcp),
+            timeouts,
         };
         Reconciled {
             conditions: self.conditions,
@@ -342,7 +358,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// `None`: incoming auth is unusable (a rule failed). `Some(None)`: anonymous.
-    fn incoming(&mut self) -> Option<Option<OidcInfo>> {
+    fn incoming(&mut self, lax: bool) -> Option<Option<OidcInfo>> {
         let vmcp: &'a VirtualMCPServer = self.vmcp;
         let inc = &vmcp.spec.incoming_auth;
         if inc.authz_config.is_some() && inc.authz_config_ref.is_some() {
@@ -353,8 +369,10 @@ impl<'a> Ctx<'a> {
             );
             self.emit(check, true);
         }
-        if inc.authz_config.is_some() {
-            self.unsupported.push("spec.incomingAuth.authzConfig (Cedar)".into());
+        if let Some(a) = &inc.authz_config
+            && (a.inline.is_none() || a.type_ == Some(crate::crd::common::AuthzConfigType::ConfigMap))
+        {
+            self.unsupported.push("spec.incomingAuth.authzConfig type configMap (only inline policies)".into());
         }
         if inc.authz_config_ref.is_some() {
             self.unsupported.push("spec.incomingAuth.authzConfigRef (Cedar)".into());
@@ -389,6 +407,7 @@ impl<'a> Ctx<'a> {
             OidcConfigType::Inline => match &cfg.spec.inline {
                 Some(inline) => {
                     let insecure = inline.insecure_allow_http.unwrap_or(false);
+                    let insecure = insecure || lax;
                     if let Err(e) = check_oidc_url(&inline.issuer, insecure) {
                         valid.problem(
                             "InvalidURL",
@@ -615,7 +634,30 @@ impl<'a> Ctx<'a> {
     }
 
     /// Finds and converts an MCPExternalAuthConfig referenced from `route`.
+    /// E4 (KE:912-927): what the consumer reports as `ExternalAuthConfigValidated=False` is the
+    /// MCPExternalAuthConfig's own `Valid=False`, with the same reason and message.
     fn resolve(
+        &mut self,
+        route: &str,
+        name: &str,
+        check: &mut Check,
+        used: &mut Vec<UsedConfig<'a>>,
+    ) -> Result<OutgoingStrategy, StrategyError> {
+        let before = check.problems.len();
+        let result = self.resolve_ref(route, name, check, used);
+        let resource = format!("MCPExternalAuthConfig/{name}");
+        let exists = self.bundle.external_auth_config(self.ns, name).is_some();
+        let reported = self.conditions.iter().any(|c| c.resource == resource && c.type_ == "Valid");
+        if exists && !reported && !self.skip_external_auth_valid {
+            let mut valid = Check::new("Valid", "Valid");
+            valid.ok_message = "the configuration is valid".into();
+            valid.problems = check.problems[before..].to_vec();
+            self.emit_on(resource, valid, false);
+        }
+        result
+    }
+
+    fn resolve_ref(
         &mut self,
         route: &str,
         name: &str,
@@ -794,6 +836,8 @@ impl<'a> Ctx<'a> {
         use crate::defects::Defect;
         let mut check = Check::new("AuthServerConfigValidated", "AuthServerConfigValid");
         check.ok_message = format!("embedded authorization server at {}", asc.issuer);
+        // Test-only: the field-shape rules (CRD patterns and CEL) are not enforced.
+        let lax = defects.is_on(Defect::SkipFieldAdmissionRules);
         let insecure = asc.insecure_allow_http.unwrap_or(false) && !defects.is_on(Defect::IgnoreInsecureAllowHttp);
 
         let allow_http = insecure || defects.is_on(Defect::AllowHttpIssuer);
@@ -814,7 +858,7 @@ impl<'a> Ctx<'a> {
 
         // Incoming auth must validate this server's tokens.
         match (self.vmcp.spec.incoming_auth.type_, oidc) {
-            (IncomingAuthType::Anonymous, _) => check.problem(
+            (IncomingAuthType::Anonymous, _) if !lax => check.problem(
                 REASON_AS_INVALID,
                 format!(
                     "spec.incomingAuth.type is anonymous, but an embedded auth server requires type oidc with an \
@@ -862,7 +906,7 @@ impl<'a> Ctx<'a> {
         let mut upstreams = Vec::new();
         for (i, up) in asc.upstream_providers.iter().enumerate() {
             let at = format!("spec.authServerConfig.upstreamProviders[{i}]");
-            if !is_dns_label(&up.name) {
+            if !is_dns_label(&up.name) && !lax {
                 check.problem(
                     REASON_AS_INVALID,
                     format!("{at}.name {:?} is not a DNS label (lowercase alphanumerics and '-', at most 63) ({DOC_ISSUER})", up.name),
@@ -871,8 +915,32 @@ impl<'a> Ctx<'a> {
             if !seen.insert(up.name.as_str()) {
                 check.problem(REASON_AS_INVALID, format!("{at}.name {:?} is used twice ({DOC_ISSUER})", up.name));
             }
-            if let Some(u) = self.upstream(up, &at, &asc.issuer, &mut check) {
+            // Docs KE:791-795: the default callback is `{resourceUrl}/oauth/callback`; without a
+            // resourceUrl the issuer's (DECISIONS.md, "Upstream redirectUri default").
+            let callback_base = match oidc.and_then(|o| o.resource_url.as_deref()) {
+                Some(r) if !defects.is_on(Defect::CallbackDefaultFromIssuer) => r,
+                _ => asc.issuer.as_str(),
+            };
+            if let Some(u) = self.upstream(up, &at, callback_base, &mut check, lax) {
                 upstreams.push(u);
+            }
+        }
+
+        // Docs KE:565-571: an OAuth 2.0 upstream with neither userInfo nor identityFromToken runs
+        // in synthesis mode; ToolHive reports it as a condition (not an error).
+        for up in &asc.upstream_providers {
+            if let Some(c) = &up.oauth2_config
+                && c.user_info.is_none()
+                && c.identity_from_token.is_none()
+                && !defects.is_on(Defect::OmitIdentitySynthesized)
+            {
+                let mut synth = Check::new("IdentitySynthesized", "OAuth2UpstreamWithoutUserInfo");
+                synth.ok_message = format!(
+                    "upstream {:?} has neither userInfo nor identityFromToken: subjects are synthesized from the \
+                     access token, name and email stay empty",
+                    up.name
+                );
+                self.emit(synth, false);
             }
         }
 
@@ -894,7 +962,8 @@ impl<'a> Ctx<'a> {
         for (i, r) in asc.signing_key_secret_refs.iter().flatten().enumerate() {
             let at = format!("spec.authServerConfig.signingKeySecretRefs[{i}]");
             if let Some(pem) = self.secrets.string(r, &at) {
-                if !(pem.contains("-----BEGIN") && pem.contains("PRIVATE KEY-----")) {
+                let is_pem = pem.contains("-----BEGIN") && pem.contains("PRIVATE KEY-----");
+                if !is_pem && !lax {
                     check.problem(
                         REASON_AS_INVALID,
                         format!(
@@ -936,6 +1005,7 @@ impl<'a> Ctx<'a> {
                 if let Some(v) = value {
                     match parse_go_duration(v) {
                         Ok(d) => *slot = d,
+                        Err(_) if lax => {}
                         Err(e) => check.problem(
                             REASON_AS_INVALID,
                             format!("spec.authServerConfig.tokenLifespans.{field}: {e} ({DOC_LIFESPANS})"),
@@ -945,7 +1015,7 @@ impl<'a> Ctx<'a> {
             }
         }
 
-        let storage = self.storage(asc, &mut check);
+        let storage = self.storage(asc, &mut check, defects);
         self.auth_server_support(asc);
 
         // Docs VE:322-324: every baseline scope must be a supported scope (oidcConfigRef.scopes,
@@ -969,6 +1039,7 @@ impl<'a> Ctx<'a> {
         // Primary upstream (checked last so that a config problem takes the reason first).
         if let Some(p) = &asc.primary_upstream_provider
             && !names.contains(&p.as_str())
+            && !lax
         {
             check.problem(
                 "AuthzUpstreamUnknown",
@@ -1027,12 +1098,14 @@ impl<'a> Ctx<'a> {
         &mut self,
         up: &crate::crd::UpstreamProviderSpec,
         at: &str,
-        issuer: &str,
+        callback_base: &str,
         check: &mut Check,
+        lax: bool,
     ) -> Option<UpstreamProvider> {
         // DECISION: the docs' complete example sets neither redirectUri nor resourceUrl, and the
-        // callback is only served at the issuer's host root, so `<issuer>/oauth/callback` is the only working default.
-        let default_redirect = format!("{}{CALLBACK_PATH}", issuer.trim_end_matches('/'));
+        // callback is only served at the issuer's host root, so `<issuer>/oauth/callback` is the
+        // default then; with a resourceUrl it is `<resourceUrl>/oauth/callback` as documented.
+        let default_redirect = format!("{}{CALLBACK_PATH}", callback_base.trim_end_matches('/'));
         let wrong_block = |check: &mut Check, want: &str, other: &str| {
             check.problem(
                 REASON_AS_INVALID,
@@ -1041,10 +1114,36 @@ impl<'a> Ctx<'a> {
         };
         let kind = match up.type_ {
             UpstreamType::Oidc => {
-                let (Some(c), None) = (&up.oidc_config, &up.oauth2_config) else {
-                    wrong_block(check, "oidc", "oauth2");
-                    return None;
+                let c = match (&up.oidc_config, &up.oauth2_config) {
+                    (Some(c), None) => c,
+                    (Some(c), Some(_)) if lax => c,
+                    _ => {
+                        wrong_block(check, "oidc", "oauth2");
+                        return None;
+                    }
                 };
+                // Docs KE:501-504 and the CRD pattern: issuerUrl is https (loopback: see DECISIONS.md).
+                if let Err(e) = check_upstream_url(&c.issuer_url)
+                    && !lax
+                {
+                    check.problem(
+                        REASON_AS_INVALID,
+                        format!("{at}.oidcConfig.issuerUrl {:?} {e} ({DOC_UPSTREAMS})", c.issuer_url),
+                    );
+                }
+                // Docs VE:265-266: a single top-level claim name.
+                if let Some(sc) = c.subject_claim.as_deref().filter(|s| !s.is_empty())
+                    && !is_claim_name(sc)
+                    && !lax
+                {
+                    check.problem(
+                        REASON_AS_INVALID,
+                        format!(
+                            "{at}.oidcConfig.subjectClaim {sc:?} must be one top-level claim name: letters, digits \
+                             and '_', not starting with a digit, at most 128 (embedded-auth-server-vmcp.mdx#stable-subject-for-oidc-upstreams)"
+                        ),
+                    );
+                }
                 self.check_auth_params(c.additional_authorization_params.as_ref(), &format!("{at}.oidcConfig"), check);
                 let client_secret = c
                     .client_secret_ref
@@ -1065,10 +1164,30 @@ impl<'a> Ctx<'a> {
                 })
             }
             UpstreamType::OAuth2 => {
-                let (Some(c), None) = (&up.oauth2_config, &up.oidc_config) else {
-                    wrong_block(check, "oauth2", "oidc");
-                    return None;
+                let c = match (&up.oauth2_config, &up.oidc_config) {
+                    (Some(c), None) => c,
+                    (Some(c), Some(_)) if lax => c,
+                    _ => {
+                        wrong_block(check, "oauth2", "oidc");
+                        return None;
+                    }
                 };
+                // Docs KE:728-729: namePath/emailPath are omitted, never empty.
+                if let Some(ift) = &c.identity_from_token
+                    && !lax
+                {
+                    for (f, v) in [("namePath", &ift.name_path), ("emailPath", &ift.email_path)] {
+                        if v.as_deref() == Some("") {
+                            check.problem(
+                                REASON_AS_INVALID,
+                                format!(
+                                    "{at}.oauth2Config.identityFromToken.{f} is empty: omit it instead \
+                                     (embedded-auth-server-k8s.mdx#extract-identity-from-the-token-response)"
+                                ),
+                            );
+                        }
+                    }
+                }
                 self.check_auth_params(
                     c.additional_authorization_params.as_ref(),
                     &format!("{at}.oauth2Config"),
@@ -1076,6 +1195,7 @@ impl<'a> Ctx<'a> {
                 );
                 match (&c.client_id, &c.dcr_config) {
                     (Some(_), None) | (None, Some(_)) => {}
+                    _ if lax => {}
                     _ => check.problem(
                         REASON_AS_INVALID,
                         format!(
@@ -1089,7 +1209,17 @@ impl<'a> Ctx<'a> {
                     .and_then(|r| self.secrets.string(r, &format!("{at}.oauth2Config.clientSecretRef")));
                 let dcr = c.dcr_config.as_ref().map(|d| {
                     let dat = format!("{at}.oauth2Config.dcrConfig");
-                    if d.discovery_url.is_some() == d.registration_endpoint.is_some() {
+                    for (f, v) in
+                        [("discoveryUrl", &d.discovery_url), ("registrationEndpoint", &d.registration_endpoint)]
+                    {
+                        if let Some(v) = v
+                            && let Err(e) = check_upstream_url(v)
+                            && !lax
+                        {
+                            check.problem(REASON_AS_INVALID, format!("{dat}.{f} {v:?} {e} ({DOC_UPSTREAMS})"));
+                        }
+                    }
+                    if d.discovery_url.is_some() == d.registration_endpoint.is_some() && !lax {
                         check.problem(
                             REASON_AS_INVALID,
                             format!(
@@ -1097,7 +1227,7 @@ impl<'a> Ctx<'a> {
                             ),
                         );
                     }
-                    if c.client_secret_ref.is_some() {
+                    if c.client_secret_ref.is_some() && !lax {
                         check.problem(
                             REASON_AS_INVALID,
                             format!(
@@ -1155,7 +1285,12 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn storage(&mut self, asc: &EmbeddedAuthServerConfig, check: &mut Check) -> StorageConfig {
+    fn storage(
+        &mut self,
+        asc: &EmbeddedAuthServerConfig,
+        check: &mut Check,
+        defects: &crate::defects::Defects,
+    ) -> StorageConfig {
         let Some(storage) = &asc.storage else { return StorageConfig::Memory };
         if storage.type_ != Some(StorageType::Redis) {
             return StorageConfig::Memory;
@@ -1168,6 +1303,21 @@ impl<'a> Ctx<'a> {
             );
             return StorageConfig::Memory;
         };
+        // Test-only: conflicting connection modes are silently narrowed instead of refused.
+        let mut narrowed;
+        let mut redis = redis;
+        if defects.is_on(crate::defects::Defect::RedisAcceptConflictingModes) {
+            narrowed = redis.clone();
+            if narrowed.addr.is_some() {
+                narrowed.sentinel_config = None;
+            }
+            if let Some(s) = narrowed.sentinel_config.as_mut()
+                && s.sentinel_addrs.is_some()
+            {
+                s.sentinel_service = None;
+            }
+            redis = &narrowed;
+        }
         match self.redis(redis, at, check) {
             Some(r) => StorageConfig::Redis(Box::new(r)),
             None => StorageConfig::Memory,
@@ -1286,6 +1436,114 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// E9 (VC:136-138): the MCPGroup reports `MCPServersChecked=True` once its members are listed;
+    /// the vMCP starts only after that.
+    fn group_checked(&mut self, group: &str) {
+        let members = self
+            .bundle
+            .mcp_servers(self.ns)
+            .filter(|s| s.spec.group_ref.as_ref().is_some_and(|g| g.name == group))
+            .count();
+        let mut check = Check::new("MCPServersChecked", "AllServersChecked");
+        check.ok_message = format!("{members} MCPServer(s) reference the group");
+        self.emit_on(format!("MCPGroup/{group}"), check, false);
+    }
+
+    /// E7 (RS:895-915): `SessionStorageWarning` is False (reason `SessionStorageConfigured`) when
+    /// `spec.sessionStorage` names Redis with an address, True otherwise. A warning: never fatal.
+    fn session_storage_warning(&mut self, ignore: bool) {
+        let redis = self
+            .vmcp
+            .spec
+            .session_storage
+            .as_ref()
+            .filter(|s| s.provider == crate::crd::common::SessionStorageProvider::Redis)
+            .filter(|_| !ignore);
+        let condition = match redis {
+            Some(s) if s.address.as_deref().is_some_and(|a| !a.trim().is_empty()) => (
+                false,
+                "SessionStorageConfigured",
+                format!("MCP sessions are shared through Redis at {}", s.address.as_deref().unwrap_or_default()),
+            ),
+            Some(_) => (
+                true,
+                "SessionStorageInvalid",
+                format!("spec.sessionStorage.address is required for provider redis ({DOC_SESSION_STORAGE})"),
+            ),
+            None => (
+                true,
+                "SessionStorageNotConfigured",
+                format!(
+                    "MCP sessions stay in each replica's memory: configure spec.sessionStorage with Redis ({DOC_SESSION_STORAGE})"
+                ),
+            ),
+        };
+        self.conditions.push(StatusCondition {
+            resource: self.resource.clone(),
+            type_: "SessionStorageWarning".into(),
+            status: condition.0,
+            reason: condition.1.into(),
+            message: condition.2,
+        });
+    }
+
+    /// E6 (KA:216-227): the CA bundle of an MCPOIDCConfig, `CABundleRefValidated` on the workload
+    /// that references it. A missing ConfigMap is `CABundleRefNotFound`; a missing key or a value
+    /// holding no PEM certificate is `CABundleRefInvalid`.
+    fn ca_bundle(&mut self) {
+        let bundle: &'a Bundle = self.bundle;
+        let Some(oidc) = self.vmcp.spec.incoming_auth.oidc_config_ref.as_ref().map(|r| r.name.as_str()) else {
+            return;
+        };
+        let Some(ca) = bundle
+            .oidc_config(self.ns, oidc)
+            .and_then(|c| c.spec.inline.as_ref())
+            .and_then(|i| i.ca_bundle_ref.as_ref())
+        else {
+            return;
+        };
+        let mut check = Check::new("CABundleRefValidated", "CABundleRefValid");
+        let at = format!("MCPOIDCConfig/{oidc} spec.inline.caBundleRef.configMapRef");
+        match ca.config_map_ref.as_ref() {
+            None => check.problem("CABundleRefInvalid", format!("{at} is required ({DOC_CA_BUNDLE})")),
+            Some(r) => {
+                let name = r.name.clone().unwrap_or_default();
+                let map = self.bundle.documents.iter().find_map(|d| match &d.resource {
+                    crate::bundle::Resource::ConfigMap(m)
+                        if m.metadata.name.as_deref() == Some(name.as_str())
+                            && m.metadata.namespace.as_deref().unwrap_or(crate::bundle::DEFAULT_NAMESPACE)
+                                == self.ns =>
+                    {
+                        Some(m)
+                    }
+                    _ => None,
+                });
+                match map {
+                    None => check.problem(
+                        "CABundleRefNotFound",
+                        format!("{at}.name {name:?}: no ConfigMap/{name} in namespace {} ({DOC_CA_BUNDLE})", self.ns),
+                    ),
+                    Some(m) => match m.data.as_ref().and_then(|d| d.get(&r.key)) {
+                        None => check.problem(
+                            "CABundleRefInvalid",
+                            format!("{at}.key {:?}: ConfigMap/{name} has no such key ({DOC_CA_BUNDLE})", r.key),
+                        ),
+                        Some(v) if !v.contains("-----BEGIN CERTIFICATE-----") => check.problem(
+                            "CABundleRefInvalid",
+                            format!(
+                                "{at}.key {:?}: ConfigMap/{name} holds no PEM certificate there ({DOC_CA_BUNDLE})",
+                                r.key
+                            ),
+                        ),
+                        Some(_) => check.ok_message = format!("ConfigMap/{name} key {:?} holds a PEM CA bundle", r.key),
+                    },
+                }
+            }
+        }
+        // The IdP cannot be trusted without its CA: the vMCP stops here, like an invalid MCPOIDCConfig.
+        self.emit(check, true);
+    }
+
     fn aggregation_support(&mut self) {
         let Some(agg) = self.vmcp.spec.config.as_ref().and_then(|c| c.aggregation.as_ref()) else { return };
         if matches!(agg.conflict_resolution, Some(ConflictResolution::Priority | ConflictResolution::Manual)) {
@@ -1294,6 +1552,43 @@ impl<'a> Ctx<'a> {
         if agg.tools.as_ref().is_some_and(|t| !t.is_empty()) || agg.exclude_all_tools.is_some() {
             self.unsupported.push("spec.config.aggregation tool filters".into());
         }
+    }
+
+    /// `spec.config.operational.timeouts` (configuration.mdx#timeouts); a value that is not a Go
+    /// duration fails the VirtualMCPServer naming the field.
+    fn timeouts(&mut self, defects: &crate::defects::Defects) -> crate::vmcp::config::BackendTimeouts {
+        let mut out = crate::vmcp::config::BackendTimeouts::default();
+        let spec =
+            self.vmcp.spec.config.as_ref().and_then(|c| c.operational.as_ref()).and_then(|o| o.timeouts.as_ref());
+        let Some(spec) = spec else { return out };
+        let mut check = Check::new("TimeoutsValidated", "TimeoutsValid");
+        let base = "spec.config.operational.timeouts";
+        let mut parse = |field: String, value: &str| match parse_go_duration(value) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                check.problem(
+                    "InvalidTimeout",
+                    format!("{field} {value:?} must be positive (configuration.mdx#timeouts)"),
+                );
+                None
+            }
+            Err(e) => {
+                check.problem("InvalidTimeout", format!("{field} {value:?}: {e} (configuration.mdx#timeouts)"));
+                None
+            }
+        };
+        if let Some(d) = spec.default.as_deref().and_then(|v| parse(format!("{base}.default"), v)) {
+            out.default = d;
+        }
+        for (backend, value) in spec.per_workload.iter().flatten() {
+            if let Some(d) = parse(format!("{base}.perWorkload.{backend}"), value) {
+                out.per_workload.insert(backend.clone(), d);
+            }
+        }
+        if !check.problems.is_empty() && !defects.is_on(crate::defects::Defect::AcceptInvalidTimeout) {
+            self.emit(check, true);
+        }
+        out
     }
 
     fn aggregation(&self) -> AggregationConfig {
@@ -1334,6 +1629,24 @@ fn is_dns_label(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+/// `oidcConfig.subjectClaim`: `^[a-zA-Z_][a-zA-Z0-9_]*$`, at most 128 characters.
+fn is_claim_name(s: &str) -> bool {
+    s.len() <= 128
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Upstream URLs the CRD requires to be `https://` (issuerUrl, dcrConfig URLs). DECISION: loopback
+/// hosts may use http://, as for issuers, because the harness runs every provider mock on loopback.
+fn check_upstream_url(value: &str) -> Result<(), String> {
+    let url = Url::parse(value).map_err(|e| format!("is not an absolute URL ({e})"))?;
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        _ => Err("must be an https:// URL".into()),
+    }
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -1387,6 +1700,28 @@ fn check_oidc_url(value: &str, insecure_allow_http: bool) -> Result<(), String> 
         "http" => Err("uses http:// without insecureAllowHTTP: true".into()),
         other => Err(format!("must use https:// (found {other}://)")),
     }
+}
+
+/// `incomingAuth.authzConfig` with inline policies as the gateway runs it (configMap is reported
+/// unsupported). With an embedded authorization server, claims come from the primary upstream
+/// provider: `primaryUpstreamProvider` (or its deprecated inline location), else the first upstream
+/// (authentication.mdx#authorize-requests; embedded-auth-server-vmcp.mdx#select-the-primary-upstream-provider).
+fn authz_config(vmcp: &VirtualMCPServer) -> Option<crate::vmcp::authz::AuthzConfig> {
+    let a = vmcp.spec.incoming_auth.authz_config.as_ref()?;
+    let inline = a.inline.as_ref().filter(|_| a.type_ != Some(crate::crd::common::AuthzConfigType::ConfigMap))?;
+    let claims_provider = vmcp.spec.auth_server_config.as_ref().and_then(|asc| {
+        asc.primary_upstream_provider
+            .clone()
+            .or_else(|| inline.primary_upstream_provider.clone())
+            .or_else(|| asc.upstream_providers.first().map(|u| u.name.clone()))
+    });
+    Some(crate::vmcp::authz::AuthzConfig {
+        policies: inline.policies.clone(),
+        entities_json: inline.entities_json.clone(),
+        group_claim_name: a.group_claim_name.clone(),
+        role_claim_name: a.role_claim_name.clone(),
+        claims_provider,
+    })
 }
 
 #[cfg(test)]

@@ -69,6 +69,45 @@ pub enum Defect {
     RawParseError,
     /// The gateway reads MCP request bodies of any size (64 MiB).
     GatewayNoBodyLimit,
+    /// A failing backend's tool call returns an empty successful result instead of an error.
+    SwallowBackendFailure,
+    /// The 401 challenge for a refused token lacks `error="invalid_token"` (RFC 6750 §3.1 SHOULD).
+    OmitInvalidTokenError,
+    /// `tools/call` reaches the backend under the advertised (prefixed) name, not the tool's own.
+    ForwardPrefixedToolName,
+    /// An explicit `unauthenticated` backend strategy falls back to `outgoingAuth.default`.
+    UnauthenticatedFallsBackToDefault,
+    /// Headers listed in `passthroughHeaders` are not forwarded.
+    DropPassthroughHeaders,
+    /// Exchanged tokens are never cached: every call runs a new RFC 8693 exchange.
+    NoExchangeCache,
+    /// A failed token exchange sends the call to the backend without credentials (fails open).
+    ExchangeFailureFailsOpen,
+    /// The XAA access token is reused across calls (Steps A and B run once per ID token).
+    CacheXaaToken,
+    /// Cedar policies are not evaluated on `tools/call`: every call is forwarded.
+    SkipCedarAuthorization,
+    /// `tools/list` is not filtered by the Cedar `call_tool` policies.
+    UnfilteredToolList,
+    /// With an embedded authorization server, Cedar reads the vMCP JWT's claims instead of the
+    /// primary upstream provider's.
+    AuthzClaimsFromVmcpToken,
+    /// A call Cedar denies is still forwarded to the backend before the 403 is sent.
+    AuthzForwardsDeniedCall,
+    /// Group and role claims are not mapped to `THVGroup` parents.
+    AuthzIgnoreGroupClaims,
+    /// Object-valued claims (an RFC 8693 `act`) are not given to Cedar.
+    AuthzDropNestedClaims,
+    /// The gateway logs no start-up warnings (XAA without target client credentials).
+    OmitStartupWarnings,
+    /// `config.operational.timeouts` is ignored: backend calls may take 120 s.
+    IgnoreBackendTimeouts,
+    /// A `config.operational.timeouts` value that is not a duration is silently ignored.
+    AcceptInvalidTimeout,
+    /// `/oauth/authorize` accepts an RFC 8707 `resource` outside the allowed audiences.
+    AcceptAnyResource,
+    /// A failed XAA exchange sends the call to the backend without credentials (fails open).
+    XaaFailureFailsOpen,
     /// authorizationEndpointBaseUrl moves every endpoint, not only authorization_endpoint.
     AuthorizationBaseOverridesAll,
     /// scopes_supported advertises the defaults instead of oidcConfigRef.scopes.
@@ -139,6 +178,58 @@ pub enum Defect {
     CimdSkipDocumentRules,
     /// The discovery document omits client_id_metadata_document_supported.
     OmitCimdSupported,
+    /// The metadata advertises the implicit flow instead of the authorization-code flow.
+    MetadataOmitsCodeFlow,
+    /// An authorization error for an unregistered redirect_uri is redirected to that URI.
+    RedirectErrorsToUnverifiedUri,
+    /// The JWKS also publishes a freshly generated key that signs nothing.
+    JwksPublishesUnconfiguredKey,
+    /// The issued `aud` is the issuer, not the RFC 8707 resource.
+    AudienceIgnoresResource,
+    /// The issued `iss` carries a trailing slash.
+    JwtIssuerTrailingSlash,
+    /// The issued JWT omits the `name` claim.
+    DropNameClaim,
+    /// The refresh grant hands back the presented refresh token (no rotation).
+    NoRefreshRotation,
+    /// The token endpoint demands a client secret from public clients.
+    RefusePublicClients,
+    /// With tokenResponseMapping, the top-level access token is stored and forwarded.
+    ForwardUnmappedUpstreamToken,
+    /// The field-shape admission rules of the auth-server CRD fields are not enforced.
+    SkipFieldAdmissionRules,
+    /// CIMD fetches wait a minute instead of the documented 5 seconds.
+    CimdNoFetchTimeout,
+    /// CIMD documents of any size are read (no 10 KB cap).
+    CimdNoSizeCap,
+    /// CIMD fetches follow one redirect.
+    CimdFollowRedirects,
+    /// Upstream ID tokens are accepted whatever their `iss`.
+    SkipUpstreamIdTokenIssuer,
+    /// Upstream ID tokens are accepted after their `exp`.
+    SkipUpstreamIdTokenExpiry,
+    /// `oidcConfig.subjectClaim` is ignored: users are keyed on `sub`.
+    IgnoreSubjectClaim,
+    /// A failed upstream leg is reported to the client as access_denied instead of server_error.
+    UpstreamErrorsAsAccessDenied,
+    /// Expired upstream tokens are forwarded as they are (never refreshed, never refused).
+    SkipUpstreamRefresh,
+    /// The gateway accepts unsigned JWTs whose header says `alg: none`.
+    AcceptAlgNone,
+    /// A later upstream leg may vouch for another user than the first leg.
+    SkipChainIdentityCheck,
+    /// A synthesized identity gets its subject as a display name.
+    SynthesizedIdentityHasName,
+    /// No IdentitySynthesized condition for OAuth 2.0 upstreams without userInfo.
+    OmitIdentitySynthesized,
+    /// The upstream authorization request also carries the MCP client's own client_id.
+    LeakClientIdUpstream,
+    /// The default upstream callback ignores oidcConfigRef.resourceUrl (always the issuer's).
+    CallbackDefaultFromIssuer,
+    /// The OAuth endpoints are served under the issuer's path instead of the host root.
+    EndpointsUnderIssuerPath,
+    /// The ephemeral HMAC secret survives a restart (one secret per process).
+    ReuseEphemeralHmacSecret,
     /// Baseline scopes outside the supported scopes pass admission.
     AcceptUnsupportedBaselineScopes,
     /// Dynamic registration accepts any redirect URI (http on any host, javascript:, …).
@@ -169,6 +260,43 @@ pub enum Defect {
     RedisNoReconnect,
     /// Redis `take` reads without deleting (`GET` instead of `GETDEL`): single-use records are not.
     RedisTakeKeepsRecord,
+    /// Redis TLS accepts any server certificate (`caCertSecretRef` not checked).
+    RedisTlsAcceptAny,
+    /// Sentinels are dialled in plaintext when only `tls` is set.
+    RedisSentinelPlaintext,
+    /// `sentinelTls` is ignored: Sentinel connections use the master's `tls`.
+    RedisIgnoreSentinelTls,
+    /// `tls.insecureSkipVerify` is ignored.
+    RedisIgnoreInsecureSkipVerify,
+    /// Conflicting Redis connection modes (`addr` + `sentinelConfig`, `sentinelAddrs` +
+    /// `sentinelService`) are narrowed to one instead of refused.
+    RedisAcceptConflictingModes,
+    /// `spec.sessionStorage` is ignored: MCP sessions stay in each replica's memory.
+    IgnoreSessionStore,
+    /// `sessionStorage.keyPrefix` is ignored: sessions go under ToolHive's default prefix.
+    IgnoreSessionKeyPrefix,
+    /// MCP sessions are also cached process-wide, so a restarted Redis seems to keep them.
+    SessionStoreProcessCache,
+    /// An MCPOIDCConfig's `caBundleRef` is not resolved: no `CABundleRefValidated`, the vMCP starts.
+    SkipCaBundleCheck,
+    /// `SessionStorageWarning` stays True whatever `sessionStorage` says.
+    IgnoreSessionStorage,
+    /// The MCPGroup does not report `MCPServersChecked`.
+    SkipGroupCheck,
+    /// A referenced MCPExternalAuthConfig reports no `Valid` condition of its own.
+    SkipExternalAuthValid,
+    /// `validate` checks only YAML syntax and field names, not required fields or values.
+    ValidateSkipRequired,
+    /// Quick mode (`serve --group`) binds any `--host`, exposing an anonymous server.
+    QuickModeAnyHost,
+    /// With both `--config` and `--group`, `serve` runs quick mode for the group.
+    GroupWinsOverConfig,
+    /// `validate` refuses a backend with the documented `transport: sse`.
+    ValidateRefusesSse,
+    /// `serve` ignores `incomingAuth` in the config file and serves anonymously.
+    ServeIgnoresIncomingAuth,
+    /// `serve --session-ttl` is ignored: idle MCP sessions live on.
+    SessionTtlIgnored,
 }
 
 impl Defect {
@@ -250,6 +378,65 @@ impl Defect {
         (Defect::XaaForwardIdJag, "xaa-forward-id-jag", "the backend receives the ID-JAG, not the access token"),
         (Defect::RawParseError, "raw-parse-error", "malformed JSON-RPC gets a plain-text 415"),
         (Defect::GatewayNoBodyLimit, "gateway-no-body-limit", "MCP request bodies are not limited to 1 MiB"),
+        (
+            Defect::SwallowBackendFailure,
+            "swallow-backend-failure",
+            "a failing backend's tool call returns an empty successful result",
+        ),
+        (
+            Defect::OmitInvalidTokenError,
+            "omit-invalid-token-error",
+            "the 401 challenge for a refused token lacks error=\"invalid_token\" (SHOULD: warns)",
+        ),
+        (
+            Defect::ForwardPrefixedToolName,
+            "forward-prefixed-tool-name",
+            "tools/call reaches the backend under the prefixed name",
+        ),
+        (
+            Defect::UnauthenticatedFallsBackToDefault,
+            "unauthenticated-falls-back-to-default",
+            "an explicit unauthenticated backend gets outgoingAuth.default",
+        ),
+        (Defect::DropPassthroughHeaders, "drop-passthrough-headers", "passthroughHeaders are not forwarded"),
+        (Defect::NoExchangeCache, "no-exchange-cache", "exchanged tokens are never cached"),
+        (
+            Defect::ExchangeFailureFailsOpen,
+            "exchange-failure-fails-open",
+            "a failed token exchange sends the call without credentials",
+        ),
+        (Defect::CacheXaaToken, "cache-xaa-token", "the XAA access token is reused across calls"),
+        (
+            Defect::SkipCedarAuthorization,
+            "skip-cedar-authorization",
+            "tools/call is not checked against Cedar policies",
+        ),
+        (Defect::UnfilteredToolList, "unfiltered-tool-list", "tools/list is not filtered by the Cedar policies"),
+        (
+            Defect::AuthzClaimsFromVmcpToken,
+            "authz-claims-from-vmcp-token",
+            "Cedar reads the vMCP JWT's claims, not the primary upstream provider's",
+        ),
+        (
+            Defect::AuthzForwardsDeniedCall,
+            "authz-forwards-denied-call",
+            "a call Cedar denies still reaches the backend",
+        ),
+        (Defect::AuthzIgnoreGroupClaims, "authz-ignore-group-claims", "group claims do not become THVGroup parents"),
+        (Defect::AuthzDropNestedClaims, "authz-drop-nested-claims", "nested claims such as act never reach Cedar"),
+        (Defect::IgnoreBackendTimeouts, "ignore-backend-timeouts", "config.operational.timeouts is ignored (120 s)"),
+        (Defect::AcceptInvalidTimeout, "accept-invalid-timeout", "a timeout that is not a duration is ignored"),
+        (Defect::AcceptAnyResource, "accept-any-resource", "a resource outside the allowed audiences is accepted"),
+        (
+            Defect::OmitStartupWarnings,
+            "omit-startup-warnings",
+            "no start-up warning for XAA without target credentials",
+        ),
+        (
+            Defect::XaaFailureFailsOpen,
+            "xaa-failure-fails-open",
+            "a failed XAA exchange sends the call without credentials",
+        ),
         (
             Defect::AuthorizationBaseOverridesAll,
             "authorization-base-overrides-all",
@@ -371,6 +558,100 @@ impl Defect {
             "CIMD redirect_uris, grant/response types and scopes are not checked",
         ),
         (Defect::OmitCimdSupported, "omit-cimd-supported", "metadata lacks client_id_metadata_document_supported"),
+        (
+            Defect::MetadataOmitsCodeFlow,
+            "metadata-omits-code-flow",
+            "metadata advertises response type token and no authorization_code grant",
+        ),
+        (
+            Defect::RedirectErrorsToUnverifiedUri,
+            "redirect-errors-to-unverified-uri",
+            "an unregistered redirect_uri receives the error as a redirect (open redirector)",
+        ),
+        (
+            Defect::JwksPublishesUnconfiguredKey,
+            "jwks-publishes-unconfigured-key",
+            "the JWKS publishes an extra generated key besides the configured ones",
+        ),
+        (Defect::AudienceIgnoresResource, "audience-ignores-resource", "issued aud is the issuer, not the resource"),
+        (Defect::JwtIssuerTrailingSlash, "jwt-issuer-trailing-slash", "issued iss has a trailing slash"),
+        (Defect::DropNameClaim, "drop-name-claim", "issued JWTs lack the name claim"),
+        (Defect::NoRefreshRotation, "no-refresh-rotation", "the refresh grant returns the presented refresh token"),
+        (
+            Defect::RefusePublicClients,
+            "refuse-public-clients",
+            "the token endpoint demands a secret from public clients",
+        ),
+        (
+            Defect::ForwardUnmappedUpstreamToken,
+            "forward-unmapped-upstream-token",
+            "with tokenResponseMapping the top-level access token is stored and forwarded",
+        ),
+        (
+            Defect::SkipFieldAdmissionRules,
+            "skip-field-admission-rules",
+            "auth-server field rules (names, blocks, https URLs, claim names, durations, PEM, DCR) are not enforced",
+        ),
+        (Defect::CimdNoFetchTimeout, "cimd-no-fetch-timeout", "CIMD fetches wait 60 s instead of 5 s"),
+        (Defect::CimdNoSizeCap, "cimd-no-size-cap", "CIMD documents over 10 KB are accepted"),
+        (Defect::CimdFollowRedirects, "cimd-follow-redirects", "CIMD fetches follow redirects"),
+        (
+            Defect::SkipUpstreamIdTokenIssuer,
+            "skip-upstream-id-token-issuer",
+            "upstream ID tokens are accepted whatever their iss",
+        ),
+        (
+            Defect::SkipUpstreamIdTokenExpiry,
+            "skip-upstream-id-token-expiry",
+            "upstream ID tokens are accepted after exp",
+        ),
+        (Defect::IgnoreSubjectClaim, "ignore-subject-claim", "oidcConfig.subjectClaim is ignored (sub is used)"),
+        (
+            Defect::UpstreamErrorsAsAccessDenied,
+            "upstream-errors-as-access-denied",
+            "a failed upstream leg is reported as access_denied, not server_error",
+        ),
+        (
+            Defect::SkipUpstreamRefresh,
+            "skip-upstream-refresh",
+            "expired upstream tokens are forwarded stale instead of refreshed (or refused)",
+        ),
+        (Defect::AcceptAlgNone, "accept-alg-none", "the gateway accepts unsigned JWTs with alg none"),
+        (
+            Defect::SkipChainIdentityCheck,
+            "skip-chain-identity-check",
+            "a later upstream leg may vouch for another user than the first",
+        ),
+        (
+            Defect::SynthesizedIdentityHasName,
+            "synthesized-identity-has-name",
+            "synthesis mode names the user after the synthesized subject",
+        ),
+        (
+            Defect::OmitIdentitySynthesized,
+            "omit-identity-synthesized",
+            "no IdentitySynthesized condition for an OAuth 2.0 upstream without userInfo",
+        ),
+        (
+            Defect::LeakClientIdUpstream,
+            "leak-client-id-upstream",
+            "the upstream authorization request carries the MCP client's client_id",
+        ),
+        (
+            Defect::CallbackDefaultFromIssuer,
+            "callback-default-from-issuer",
+            "the default upstream redirectUri ignores oidcConfigRef.resourceUrl",
+        ),
+        (
+            Defect::EndpointsUnderIssuerPath,
+            "endpoints-under-issuer-path",
+            "the OAuth endpoints move under the issuer's path instead of the host root",
+        ),
+        (
+            Defect::ReuseEphemeralHmacSecret,
+            "reuse-ephemeral-hmac-secret",
+            "the ephemeral HMAC secret survives a restart (one per process)",
+        ),
         (Defect::IgnoreBaselineScopes, "ignore-baseline-scopes", "baselineClientScopes are not merged into clients"),
         (Defect::SkipRedirectUriValidation, "skip-redirect-uri-validation", "registration accepts any redirect URI"),
         (
@@ -419,6 +700,80 @@ impl Defect {
             Defect::RedisTakeKeepsRecord,
             "redis-take-keeps-record",
             "Redis take reads without deleting: two refreshes can both win",
+        ),
+        (
+            Defect::RedisTlsAcceptAny,
+            "redis-tls-accept-any",
+            "Redis TLS accepts any server certificate, whatever caCertSecretRef holds",
+        ),
+        (
+            Defect::RedisSentinelPlaintext,
+            "redis-sentinel-plaintext",
+            "with only tls set, Sentinel connections stay in plaintext",
+        ),
+        (
+            Defect::RedisIgnoreSentinelTls,
+            "redis-ignore-sentinel-tls",
+            "sentinelTls is ignored: Sentinel connections are verified with the master's CA",
+        ),
+        (
+            Defect::RedisIgnoreInsecureSkipVerify,
+            "redis-ignore-insecure-skip-verify",
+            "tls.insecureSkipVerify is ignored",
+        ),
+        (
+            Defect::RedisAcceptConflictingModes,
+            "redis-accept-conflicting-modes",
+            "addr with sentinelConfig, or sentinelAddrs with sentinelService, is accepted (one is dropped)",
+        ),
+        (
+            Defect::IgnoreSessionStore,
+            "ignore-session-store",
+            "spec.sessionStorage is ignored: MCP sessions stay in each replica's memory",
+        ),
+        (
+            Defect::IgnoreSessionKeyPrefix,
+            "ignore-session-key-prefix",
+            "sessionStorage.keyPrefix is ignored: sessions go under thv:vmcp:session:",
+        ),
+        (
+            Defect::SessionStoreProcessCache,
+            "session-store-process-cache",
+            "MCP sessions are cached in process memory in front of Redis (a Redis restart loses nothing)",
+        ),
+        (
+            Defect::SkipCaBundleCheck,
+            "skip-ca-bundle-check",
+            "an MCPOIDCConfig's caBundleRef is not resolved (no CABundleRefValidated condition)",
+        ),
+        (
+            Defect::IgnoreSessionStorage,
+            "ignore-session-storage",
+            "SessionStorageWarning stays True even when sessionStorage names Redis",
+        ),
+        (Defect::SkipGroupCheck, "skip-group-check", "the MCPGroup does not report MCPServersChecked"),
+        (
+            Defect::SkipExternalAuthValid,
+            "skip-external-auth-valid",
+            "a referenced MCPExternalAuthConfig reports no Valid condition (nothing for the consumer to mirror)",
+        ),
+        (
+            Defect::ValidateSkipRequired,
+            "validate-skip-required",
+            "`validate` accepts a vmcp.yaml missing required fields",
+        ),
+        (Defect::QuickModeAnyHost, "quick-mode-any-host", "`serve --group` binds a non-loopback --host"),
+        (Defect::GroupWinsOverConfig, "group-wins-over-config", "`serve --config X --group Y` serves the group, not X"),
+        (Defect::ValidateRefusesSse, "validate-refuses-sse", "`validate` refuses a backend with transport: sse"),
+        (
+            Defect::ServeIgnoresIncomingAuth,
+            "serve-ignores-incoming-auth",
+            "`serve` ignores incomingAuth and serves anonymously",
+        ),
+        (
+            Defect::SessionTtlIgnored,
+            "session-ttl-ignored",
+            "`serve --session-ttl` is ignored: idle MCP sessions live on",
         ),
     ];
 

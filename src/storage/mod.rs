@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod memory;
 pub mod redis;
+pub mod session_store;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -41,6 +41,11 @@ pub fn map_cluster_dns(name: &str, endpoints: Vec<String>) {
     CLUSTER_DNS.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), endpoints);
 }
 
+/// Every mapping made with [`map_cluster_dns`] (the command target hands them to its process).
+pub fn cluster_dns_mappings() -> BTreeMap<String, Vec<String>> {
+    CLUSTER_DNS.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
 /// Removes a mapping made with [`map_cluster_dns`].
 pub fn unmap_cluster_dns(name: &str) {
     CLUSTER_DNS.write().unwrap_or_else(|p| p.into_inner()).remove(name);
@@ -78,6 +83,14 @@ pub struct RedisDefects {
     pub no_reconnect: bool,
     /// `take` reads without deleting.
     pub take_keeps_record: bool,
+    /// TLS connections accept any certificate (the CA of `caCertSecretRef` is not checked).
+    pub tls_accept_any: bool,
+    /// Sentinels are dialled in plaintext unless `sentinelTls` is set (`tls` not reused).
+    pub sentinel_plaintext: bool,
+    /// `sentinelTls` is ignored: Sentinel connections use `tls`.
+    pub ignore_sentinel_tls: bool,
+    /// `insecureSkipVerify` is ignored.
+    pub ignore_insecure_skip_verify: bool,
 }
 
 #[derive(Clone)]
@@ -155,6 +168,10 @@ impl RedisStorage {
         if let Some(user) = &config.username {
             settings = settings.set_username(user);
         }
+        // redis-rs' certificate-less verifier reads the process-wide rustls provider.
+        if config.tls.iter().chain(&config.sentinel_tls).any(|t| t.insecure_skip_verify) || defects.tls_accept_any {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
         if let RedisMode::Sentinel { db, .. } = &config.mode {
             settings = settings.set_db(*db);
         }
@@ -188,20 +205,25 @@ impl RedisStorage {
         format!("{}{key}", self.inner.prefix)
     }
 
+    /// Connects to `endpoint`; `tls` comes from the config field named `field` (`tls` or
+    /// `sentinelTls`), which certificate errors name.
     async fn dial(
         &self,
         endpoint: &str,
-        tls: Option<&RedisTlsConfig>,
+        tls: Option<(&RedisTlsConfig, &str)>,
         settings: RedisConnectionInfo,
     ) -> Result<MultiplexedConnection, Dial> {
         let bad = |what: &str| Dial { message: format!("{endpoint}: {what}"), fatal: true };
         let (host, port) = endpoint.rsplit_once(':').ok_or_else(|| bad("no port"))?;
         let port: u16 = port.parse().map_err(|_| bad("bad port"))?;
+        let defects = &self.inner.defects;
+        let field = tls.map(|(_, f)| f).unwrap_or("tls");
+        let tls = tls.map(|(t, _)| t);
         let addr = match tls {
             Some(t) => ConnectionAddr::TcpTls {
                 host: host.to_string(),
                 port,
-                insecure: t.insecure_skip_verify,
+                insecure: (t.insecure_skip_verify && !defects.ignore_insecure_skip_verify) || defects.tls_accept_any,
                 tls_params: None,
             },
             None => ConnectionAddr::Tcp(host.to_string(), port),
@@ -218,10 +240,35 @@ impl RedisStorage {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.inner.dial_timeout))
             .set_response_timeout(Some(self.inner.read_timeout));
-        client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| Dial { message: format!("{endpoint}: {e}"), fatal: !retryable(&e) })
+        client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| {
+            let text = e.to_string();
+            // A certificate the configured CA does not verify will not verify on a retry either.
+            if tls.is_some() && text.to_lowercase().contains("certificate") {
+                return Dial {
+                    message: format!(
+                        "{endpoint}: TLS: {text}; the server certificate is not verified by {field}.caCertSecretRef \
+                         (redis-session-storage.mdx#enable-tls)"
+                    ),
+                    fatal: true,
+                };
+            }
+            Dial { message: format!("{endpoint}: {text}"), fatal: !retryable(&e) }
+        })
+    }
+
+    /// The TLS settings for the master and for the Sentinels, with the field each comes from.
+    fn tls_for(&self, sentinel: bool) -> Option<(&RedisTlsConfig, &'static str)> {
+        let inner = &self.inner;
+        let master = inner.tls.as_ref().map(|t| (t, "tls"));
+        if !sentinel {
+            return master;
+        }
+        match inner.sentinel_tls.as_ref() {
+            Some(t) if !inner.defects.ignore_sentinel_tls => Some((t, "sentinelTls")),
+            // Only `tls` set: Sentinel connections use it too (redis-session-storage.mdx#configure-tls-in-mcpexternalauthconfig).
+            _ if inner.defects.sentinel_plaintext => None,
+            _ => master,
+        }
     }
 
     /// Finds the master (through Sentinel when configured) and connects to it.
@@ -231,7 +278,7 @@ impl RedisStorage {
             RedisMode::Standalone { addr } | RedisMode::Cluster { addr } => {
                 let mut errors = Vec::new();
                 for endpoint in resolve(addr) {
-                    match self.dial(&endpoint, inner.tls.as_ref(), inner.settings.clone()).await {
+                    match self.dial(&endpoint, self.tls_for(false), inner.settings.clone()).await {
                         Ok(conn) => return Ok(Current { conn, addr: endpoint, replicas: 0 }),
                         Err(e) => errors.push(e),
                     }
@@ -239,7 +286,7 @@ impl RedisStorage {
                 Err(Dial::all(format!("cannot connect to Redis at {addr}"), errors))
             }
             RedisMode::Sentinel { master_name, sentinel_addrs, .. } => {
-                let sentinel_tls = inner.sentinel_tls.as_ref().or(inner.tls.as_ref());
+                let sentinel_tls = self.tls_for(true);
                 let mut errors = Vec::new();
                 for endpoint in sentinel_addrs.iter().flat_map(|a| resolve(a)) {
                     // Sentinels are dialled without credentials, as ToolHive does.
@@ -284,7 +331,7 @@ impl RedisStorage {
                         .count();
                     let announced = format!("{host}:{port}");
                     for master in resolve(&announced) {
-                        match self.dial(&master, inner.tls.as_ref(), inner.settings.clone()).await {
+                        match self.dial(&master, self.tls_for(false), inner.settings.clone()).await {
                             Ok(conn) => {
                                 tracing::debug!(target: "storage", "master {master_name} is {announced} ({master}), {healthy} healthy replicas");
                                 return Ok(Current { conn, addr: master, replicas: healthy });

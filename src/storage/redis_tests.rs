@@ -84,6 +84,25 @@ async fn documented_topology_as_acl_user_through_sentinel() {
     let d = RedisStorage::connect(&direct, prefix.clone(), RedisDefects::default()).await.expect("standalone");
     assert_eq!(d.fields("h").await.unwrap().len(), 2);
 
+    // Upstream tokens are one hash written as MULTI HSET PEXPIRE EXEC: a writer that dies after
+    // sending part of it (here: MULTI and HSET, then the connection drops) leaves nothing, and a
+    // completed write has both the field and its TTL.
+    {
+        let mut half = topology.connect("redis-0", Some(("toolhive-auth", &topology.acl_password))).await.unwrap();
+        let torn = format!("{prefix}upstream:torn");
+        let _: () = redis::cmd("MULTI").query_async(&mut half).await.unwrap();
+        let queued: String = redis::cmd("HSET").arg(&torn).arg("github").arg("t").query_async(&mut half).await.unwrap();
+        assert_eq!(queued, "QUEUED");
+        drop(half);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut check = topology.connect("redis-0", None).await.unwrap();
+        let exists: i64 = redis::cmd("EXISTS").arg(&torn).query_async(&mut check).await.unwrap();
+        assert_eq!(exists, 0, "a transaction cut before EXEC left {torn}");
+        s.put_field("upstream:whole", "github", b"t", Some(Duration::from_secs(60))).await.unwrap();
+        let ttl: i64 = redis::cmd("PTTL").arg(format!("{prefix}upstream:whole")).query_async(&mut check).await.unwrap();
+        assert!(ttl > 0 && ttl <= 60_000, "the field was written without its TTL ({ttl})");
+    }
+
     // Master stopped: clear errors after the response budget, then recovery on the same handle.
     topology.stop("redis-0").await.unwrap();
     let err = s.get("h").await.unwrap_err().to_string();

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
+pub mod command;
+pub mod kubernetes;
 pub mod reference;
+pub mod url;
 
 use async_trait::async_trait;
 
@@ -49,6 +52,14 @@ pub enum TargetError {
     Start(String),
     #[error("the target is not running")]
     NotRunning,
+    /// The scenario needs a deployment other than the one this target was given (a running
+    /// implementation has one configuration): the scenario cannot be run here, which is not a
+    /// failure of the implementation.
+    #[error("needs another configuration: {0}")]
+    NeedsOtherConfiguration(String),
+    /// The target cannot do this (restart a deployment it does not control).
+    #[error("not supported by this target: {0}")]
+    Unsupported(String),
 }
 
 #[async_trait]

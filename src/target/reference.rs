@@ -12,14 +12,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Deployed, Deployment, Target, TargetError};
 use crate::authserver::AuthServer;
-use crate::bundle::StorageConfig;
 use crate::bundle::{Bundle, Environment};
+use crate::bundle::{RedisConfig, RuntimeConfig, StorageConfig};
 use crate::defects::Defect;
 use crate::defects::Defects;
 use crate::storage::redis as redis_storage;
 use crate::storage::{MemoryStorage, Storage};
 use crate::vmcp::Gateway;
 use crate::vmcp::embedded::EmbeddedAuth;
+use rmcp::transport::streamable_http_server::session::store::SessionStore;
 
 /// How long a stopping server may take to finish in-flight requests before it is aborted.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -85,23 +86,66 @@ impl ReferenceTarget {
             ),
             None => return Err(TargetError::Manifests("no VirtualMCPServer".into())),
         };
-        let defects = redis_storage::RedisDefects {
-            skip_wait: self.defects.is_on(Defect::RedisSkipWait),
-            probe_role: self.defects.is_on(Defect::RedisProbeRole),
-            swallow_errors: self.defects.is_on(Defect::RedisSwallowErrors),
-            no_reconnect: self.defects.is_on(Defect::RedisNoReconnect),
-            take_keeps_record: self.defects.is_on(Defect::RedisTakeKeepsRecord),
-        };
-        let mut redis = redis.as_ref().clone();
-        if self.defects.is_on(Defect::RedisIgnoreAclUser) {
-            redis.username = None;
-            redis.password.clear();
-        }
-        let storage = redis_storage::RedisStorage::connect(&redis, prefix, defects)
-            .await
-            .map_err(|e| TargetError::Start(format!("session storage (spec.authServerConfig.storage.redis): {e}")))?;
+        let storage = connect_redis(redis, prefix, &self.defects).await?;
         self.log(format!("session storage: {}", storage.describe()));
-        Ok(Arc::new(storage))
+        Ok(storage)
+    }
+
+    /// The VirtualMCPServer's `spec.sessionStorage` (horizontal scaling) when it names Redis.
+    async fn session_store(&mut self, bundle: &Bundle) -> Result<Option<Arc<dyn SessionStore>>, TargetError> {
+        use crate::crd::common::SessionStorageProvider;
+        use crate::storage::session_store::{RedisSessionStore, SessionStorageConfig};
+        let Some(v) = bundle.virtual_mcp_server() else { return Ok(None) };
+        let Some(s) = v.spec.session_storage.as_ref() else { return Ok(None) };
+        if s.provider != SessionStorageProvider::Redis || self.defects.is_on(Defect::IgnoreSessionStore) {
+            return Ok(None);
+        }
+        let Some(address) = s.address.clone() else { return Ok(None) };
+        let namespace = v.metadata.namespace.as_deref().unwrap_or(crate::bundle::DEFAULT_NAMESPACE);
+        let password = match &s.password_ref {
+            None => None,
+            Some(r) => {
+                let secret = bundle.secret(namespace, &r.name).ok_or_else(|| {
+                    TargetError::Manifests(format!(
+                        "spec.sessionStorage.passwordRef: no Secret {namespace}/{} (redis-session-storage.mdx#configure-virtualmcpserver-session-storage)",
+                        r.name
+                    ))
+                })?;
+                let value = secret
+                    .string_data
+                    .as_ref()
+                    .and_then(|d| d.get(&r.key).cloned())
+                    .or_else(|| {
+                        secret
+                            .data
+                            .as_ref()
+                            .and_then(|d| d.get(&r.key))
+                            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                    })
+                    .ok_or_else(|| {
+                        TargetError::Manifests(format!(
+                            "spec.sessionStorage.passwordRef: Secret {} has no key {}",
+                            r.name, r.key
+                        ))
+                    })?;
+                Some(value)
+            }
+        };
+        let config = SessionStorageConfig {
+            address,
+            db: i64::from(s.db.unwrap_or(0)),
+            key_prefix: s.key_prefix.clone(),
+            password,
+        };
+        let store = RedisSessionStore::connect(
+            config,
+            self.defects.is_on(Defect::IgnoreSessionKeyPrefix),
+            self.defects.is_on(Defect::SessionStoreProcessCache),
+        )
+        .await
+        .map_err(TargetError::Start)?;
+        self.log(format!("MCP session storage: {}", store.describe()));
+        Ok(Some(Arc::new(store)))
     }
 
     /// Loads the bundle, applies the admission and reconcile rules, and when they pass starts
@@ -116,49 +160,21 @@ impl ReferenceTarget {
         let Some(runtime) = reconciled.runtime else {
             return Ok(Deployed { ready: false, conditions: reconciled.conditions });
         };
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| TargetError::Start(format!("HTTP client: {e}")))?;
         // Memory storage is the documented default: a restart starts from an empty store. Redis
         // keeps everything under the workload's prefix, so a restart finds it again.
         let storage = self.storage(&bundle, &runtime.auth_storage).await?;
-        let auth = match runtime.auth_server {
-            Some(config) => Some(
-                AuthServer::start(config, storage, http.clone(), self.defects.clone())
-                    .await
-                    .map_err(|e| TargetError::Start(format!("embedded authorization server: {e}")))?,
-            ),
-            None => None,
-        };
-        let embedded = auth.clone().map(|a| a as Arc<dyn EmbeddedAuth>);
-        let gateway = Gateway::new(runtime.vmcp, embedded, http, self.defects.clone())
-            .map_err(|e| TargetError::Start(format!("vMCP gateway: {e}")))?;
-        let sessions = gateway.cancellation_token();
-        let mut router = gateway.router();
-        if let Some(auth) = &auth {
-            router = router.merge(auth.router());
-        }
         let listener = match self.listener.take() {
             Some(l) => l,
             None => TcpListener::bind(self.addr)
                 .await
                 .map_err(|e| TargetError::Start(format!("re-bind {}: {e}", self.addr)))?,
         };
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        let task = tokio::spawn(async move {
-            // Small request/response exchanges: without TCP_NODELAY, Nagle's algorithm and delayed
-            // ACKs add ~40 ms to every call.
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
-            if let Err(e) = serve.await {
-                tracing::warn!("reference target stopped with an error: {e}");
-            }
-        });
+        for warning in crate::vmcp::startup_warnings(&runtime.vmcp, &self.defects) {
+            self.log(format!("warning: {warning}"));
+        }
+        let session_store = self.session_store(&bundle).await?;
+        let Served { stop, sessions, task } =
+            serve_runtime_with(runtime, storage, listener, self.defects.clone(), session_store).await?;
         self.running = Some(Running { stop, sessions, task });
         self.log(format!("serving on {}", self.base_url()));
         Ok(Deployed { ready: true, conditions: reconciled.conditions })
@@ -209,6 +225,129 @@ impl Target for ReferenceTarget {
     fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+/// Connects the embedded authorization server's Redis storage under `prefix`.
+pub async fn connect_redis(
+    redis: &RedisConfig,
+    prefix: String,
+    defects: &Defects,
+) -> Result<Arc<dyn Storage>, TargetError> {
+    let redis_defects = redis_storage::RedisDefects {
+        skip_wait: defects.is_on(Defect::RedisSkipWait),
+        probe_role: defects.is_on(Defect::RedisProbeRole),
+        swallow_errors: defects.is_on(Defect::RedisSwallowErrors),
+        no_reconnect: defects.is_on(Defect::RedisNoReconnect),
+        take_keeps_record: defects.is_on(Defect::RedisTakeKeepsRecord),
+        tls_accept_any: defects.is_on(Defect::RedisTlsAcceptAny),
+        sentinel_plaintext: defects.is_on(Defect::RedisSentinelPlaintext),
+        ignore_sentinel_tls: defects.is_on(Defect::RedisIgnoreSentinelTls),
+        ignore_insecure_skip_verify: defects.is_on(Defect::RedisIgnoreInsecureSkipVerify),
+    };
+    let mut redis = redis.clone();
+    if defects.is_on(Defect::RedisIgnoreAclUser) {
+        redis.username = None;
+        redis.password.clear();
+    }
+    let storage = redis_storage::RedisStorage::connect(&redis, prefix, redis_defects)
+        .await
+        .map_err(|e| TargetError::Start(format!("session storage (spec.authServerConfig.storage.redis): {e}")))?;
+    Ok(Arc::new(storage))
+}
+
+/// A running reference authorization server + gateway (see [`serve_runtime`]).
+pub struct Served {
+    stop: CancellationToken,
+    sessions: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Served {
+    /// Ends the open MCP streams, then stops the listener (aborting it after a grace period).
+    pub async fn shutdown(self) {
+        let Served { stop, sessions, mut task } = self;
+        sessions.cancel();
+        stop.cancel();
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the authorization server (when configured) and the gateway from `runtime` on
+/// `listener`: what the reference target does after reconciling a bundle, and what
+/// `vmcp-conformance serve` does after loading ToolHive's files.
+pub async fn serve_runtime(
+    runtime: RuntimeConfig,
+    storage: Arc<dyn Storage>,
+    listener: TcpListener,
+    defects: Defects,
+) -> Result<Served, TargetError> {
+    serve_runtime_with(runtime, storage, listener, defects, None).await
+}
+
+/// [`serve_runtime`], with the MCP sessions also kept in `session_store` (`spec.sessionStorage`).
+pub async fn serve_runtime_with(
+    runtime: RuntimeConfig,
+    storage: Arc<dyn Storage>,
+    listener: TcpListener,
+    defects: Defects,
+    session_store: Option<Arc<dyn SessionStore>>,
+) -> Result<Served, TargetError> {
+    serve_runtime_ttl(runtime, storage, listener, defects, session_store, None).await
+}
+
+/// [`serve_runtime_with`], closing MCP sessions idle for `session_ttl` (`serve --session-ttl`).
+pub async fn serve_runtime_ttl(
+    runtime: RuntimeConfig,
+    storage: Arc<dyn Storage>,
+    listener: TcpListener,
+    defects: Defects,
+    session_store: Option<Arc<dyn SessionStore>>,
+    session_ttl: Option<Duration>,
+) -> Result<Served, TargetError> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| TargetError::Start(format!("HTTP client: {e}")))?;
+    let auth = match runtime.auth_server {
+        Some(config) => Some(
+            AuthServer::start(config, storage, http.clone(), defects.clone())
+                .await
+                .map_err(|e| TargetError::Start(format!("embedded authorization server: {e}")))?,
+        ),
+        None => None,
+    };
+    let embedded = auth.clone().map(|a| a as Arc<dyn EmbeddedAuth>);
+    let mut gateway = Gateway::new(runtime.vmcp, embedded, http, defects)
+        .map_err(|e| TargetError::Start(format!("vMCP gateway: {e}")))?;
+    if let Some(store) = session_store {
+        gateway = gateway.with_session_store(store);
+    }
+    if let Some(ttl) = session_ttl {
+        gateway = gateway.with_session_ttl(ttl);
+    }
+    let sessions = gateway.cancellation_token();
+    let mut router = gateway.router();
+    if let Some(auth) = &auth {
+        router = router.merge(auth.router());
+    }
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone();
+    let task = tokio::spawn(async move {
+        // Small request/response exchanges: without TCP_NODELAY, Nagle's algorithm and delayed
+        // ACKs add ~40 ms to every call.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await });
+        if let Err(e) = serve.await {
+            tracing::warn!("reference target stopped with an error: {e}");
+        }
+    });
+    Ok(Served { stop, sessions, task })
 }
 
 impl Drop for ReferenceTarget {

@@ -15,6 +15,8 @@
 //! network namespace) becomes `--bind 127.0.0.1` (the host's).
 
 pub mod image;
+pub mod standalone;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,6 +31,7 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use crate::docs;
 use crate::storage::redis::{map_cluster_dns, unmap_cluster_dns};
+use tls::TopologyTls;
 
 /// The docs page holding the manifests.
 pub const PAGE: &str = "guides-k8s/redis-session-storage.mdx";
@@ -154,6 +157,26 @@ pub fn replication_manifest() -> Result<(i32, Vec<String>), String> {
     Ok((spec.replicas.unwrap_or(1), args))
 }
 
+/// The placeholder of the docs' shared-instance ACL line.
+pub const SCALING_PASSWORD_PLACEHOLDER: &str = "YOUR_SCALING_PASSWORD";
+/// The Sentinel ACL user of the default-user-off variant (as in Redis' Sentinel docs).
+pub const SENTINEL_USER: &str = "sentinel-user";
+/// The harness's inspection user of the default-user-off variant.
+pub const HARNESS_USER: &str = "conformance-harness";
+
+/// Variations of the documented topology.
+#[derive(Default)]
+pub struct Options {
+    /// Serve TLS only, with certificates from these CAs.
+    pub tls: Option<TopologyTls>,
+    /// The docs' production advice: `user default off`, Sentinel authenticating to Redis.
+    pub default_user_off: bool,
+    /// The docs' shared instance (#acl-configuration-for-a-shared-instance): the `default` user
+    /// gets a password and only the scaling key patterns; Sentinel authenticates as for
+    /// `default_user_off`.
+    pub shared_scaling: bool,
+}
+
 /// Which topology to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -189,6 +212,12 @@ pub struct Topology {
     pub nodes: Vec<Node>,
     /// `(what, documented, here)` for every change made to the documented configuration.
     pub changes: Vec<(String, String, String)>,
+    /// TLS-only pods (plaintext ports closed) when set.
+    pub tls: Option<TopologyTls>,
+    /// With the default user off or restricted: the password of the harness's inspection user.
+    admin: Option<String>,
+    /// The shared instance's `default` user password (the docs' `YOUR_SCALING_PASSWORD`).
+    pub scaling_password: Option<String>,
     mapped: Vec<String>,
     _exclusive: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -222,6 +251,15 @@ fn pod_dns(set: &str, index: usize) -> String {
 impl Topology {
     /// Starts the topology (waits for any other topology of this process to be dropped first).
     pub async fn start(shape: Shape) -> Result<Self, String> {
+        Self::start_with(shape, Options::default()).await
+    }
+
+    /// Starts the topology with the variations of `options`.
+    pub async fn start_with(shape: Shape, options: Options) -> Result<Self, String> {
+        let Options { tls, default_user_off, shared_scaling } = options;
+        if (default_user_off || shared_scaling) && shape != Shape::Documented {
+            return Err("the default-user-off variant is built on the documented topology only".into());
+        }
         let exclusive =
             tokio::time::timeout(Duration::from_secs(600), EXCLUSIVE.clone().lock_owned()).await.map_err(|_| {
                 "another Redis topology of this process was still in use after 10 minutes (topologies share the \
@@ -238,15 +276,89 @@ impl Topology {
             Shape::WithReplicas => replication_manifest()?,
         };
         let acl_password = format!("conformance-{}", uuid::Uuid::new_v4().simple());
-        let users_acl = manifests.users_acl.replace(PASSWORD_PLACEHOLDER, &acl_password);
+        let mut users_acl = manifests.users_acl.replace(PASSWORD_PLACEHOLDER, &acl_password);
         let mut changes = vec![(
             "users.acl password".to_string(),
             PASSWORD_PLACEHOLDER.to_string(),
             "a random password per topology".to_string(),
         )];
+        let admin_password = format!("conformance-{}", uuid::Uuid::new_v4().simple());
+        let mut sentinel_auth = String::new();
+        let mut scaling_password = None;
+        if shared_scaling {
+            let (_, text) = docs::read_page(PAGE)?;
+            let line = docs::extract_blocks(&text)
+                .into_iter()
+                .find_map(|b| b.content.lines().find(|l| l.starts_with("user default on")).map(str::to_string))
+                .ok_or_else(|| format!("{PAGE} has no `user default on` ACL line"))?;
+            let password = format!("conformance-{}", uuid::Uuid::new_v4().simple());
+            users_acl.push_str(&format!("\n{}", line.replace(SCALING_PASSWORD_PLACEHOLDER, &password)));
+            changes.push((
+                "users.acl".into(),
+                "toolhive-auth only".into(),
+                format!("+ {line} (the docs' shared instance)"),
+            ));
+            scaling_password = Some(password);
+        }
+        if default_user_off || shared_scaling {
+            let default_line = if default_user_off { "\nuser default off" } else { "" };
+            // The docs' production advice (redis-session-storage.mdx#deploy-redis-sentinel, the
+            // warning): `user default off`, and Sentinel authenticating with `sentinel auth-user` /
+            // `sentinel auth-pass`. The docs name no user for Sentinel: the harness adds the one
+            // Redis' Sentinel docs define, and an inspection user for its own checks.
+            users_acl.push_str(&format!(
+                "{default_line}\nuser {SENTINEL_USER} on >{admin_password} allchannels +multi +slaveof +ping +exec \
+                 +subscribe +config|rewrite +role +publish +info +client|setname +client|kill +script|kill\n\
+                 user {HARNESS_USER} on >{admin_password} ~* &* +@all\n"
+            ));
+            sentinel_auth = format!(
+                "\nsentinel auth-user {master_name} {SENTINEL_USER}\nsentinel auth-pass {master_name} {admin_password}\n"
+            );
+            changes.push((
+                "users.acl".into(),
+                "toolhive-auth only".into(),
+                format!(
+                    "{}+ user {SENTINEL_USER} (Redis' Sentinel ACL), + user {HARNESS_USER} (inspection)",
+                    if default_user_off { "+ user default off, " } else { "" }
+                ),
+            ));
+            changes.push((
+                "sentinel.conf".into(),
+                "no auth".into(),
+                format!("+ sentinel auth-user {master_name} {SENTINEL_USER} / sentinel auth-pass"),
+            ));
+        }
         if image != manifests.image {
             changes.push(("image".into(), manifests.image.clone(), image.clone()));
         }
+        if let Some(t) = &tls {
+            changes.push((
+                "TLS (the docs leave the server side to Redis' TLS docs)".into(),
+                "plaintext ports".into(),
+                format!(
+                    "tls-port only (port 0), tls-replication yes; Redis certificates from {:?}, Sentinel certificates from {:?}",
+                    t.redis_ca.name,
+                    t.sentinel_ca().name
+                ),
+            ));
+        }
+        // Certificate, key and trusted CAs of a pod, as files, and the server options naming them.
+        let tls_files = |sentinel: bool, dns: &str| -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+            let Some(t) = &tls else { return Ok(Vec::new()) };
+            let cert = t.ca_for(sentinel).issue(&["127.0.0.1".into(), "localhost".into(), dns.to_string()])?;
+            Ok(vec![
+                ("/tls/server.crt", cert.cert_pem.into_bytes()),
+                ("/tls/server.key", cert.key_pem.into_bytes()),
+                ("/tls/ca.crt", t.bundle().into_bytes()),
+            ])
+        };
+        const TLS_OPTIONS: [(&str, &str); 5] = [
+            ("tls-cert-file", "/tls/server.crt"),
+            ("tls-key-file", "/tls/server.key"),
+            ("tls-ca-cert-file", "/tls/ca.crt"),
+            ("tls-auth-clients", "no"),
+            ("tls-replication", "yes"),
+        ];
         let mut server_ports: Vec<u16> = Vec::new();
         let hosts: Vec<String> = (0..server_count as usize)
             .map(|i| pod_dns("redis", i))
@@ -288,19 +400,23 @@ impl Topology {
             }
             let pod = format!("redis-{i}");
             let acl = users_acl.clone().into_bytes();
+            let certs = tls_files(false, &pod_dns("redis", i))?;
             let mut attempt = 0;
             let (port, container) = loop {
                 attempt += 1;
                 let port = free_port()?;
                 let mut cmd = cmd.clone();
-                cmd.extend(["--port".to_string(), port.to_string()]);
-                let started = request(
-                    cmd,
-                    vec![("/etc/redis-acl/users.acl", acl.clone()), ("/data/users.acl", acl.clone())],
-                    "Ready to accept connections",
-                )
-                .start()
-                .await;
+                if tls.is_some() {
+                    cmd.extend(["--port".to_string(), "0".into(), "--tls-port".into(), port.to_string()]);
+                    for (k, v) in TLS_OPTIONS {
+                        cmd.extend([format!("--{k}"), v.to_string()]);
+                    }
+                } else {
+                    cmd.extend(["--port".to_string(), port.to_string()]);
+                }
+                let mut files = vec![("/etc/redis-acl/users.acl", acl.clone()), ("/data/users.acl", acl.clone())];
+                files.extend(certs.clone());
+                let started = request(cmd, files, "Ready to accept connections").start().await;
                 match started {
                     Ok(c) => break (port, c),
                     Err(e) if attempt < START_ATTEMPTS => {
@@ -326,21 +442,24 @@ impl Topology {
                 ));
             }
             let pod = format!("redis-sentinel-{i}");
+            let certs = tls_files(true, &pod_dns("redis-sentinel", i))?;
             let mut attempt = 0;
             let (port, container) = loop {
                 attempt += 1;
                 let port = free_port()?;
-                let conf = format!("port {port}\nbind 127.0.0.1\n{documented}");
-                let started = request(
-                    manifests.sentinel_command.clone(),
-                    vec![
-                        ("/etc/sentinel-ro/sentinel.conf", conf.clone().into_bytes()),
-                        ("/data/sentinel.conf", conf.into_bytes()),
-                    ],
-                    "+monitor master",
-                )
-                .start()
-                .await;
+                let ports = if tls.is_some() {
+                    let options: String = TLS_OPTIONS.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+                    format!("port 0\ntls-port {port}\n{options}")
+                } else {
+                    format!("port {port}\n")
+                };
+                let conf = format!("{ports}bind 127.0.0.1\n{documented}{sentinel_auth}");
+                let mut files = vec![
+                    ("/etc/sentinel-ro/sentinel.conf", conf.clone().into_bytes()),
+                    ("/data/sentinel.conf", conf.into_bytes()),
+                ];
+                files.extend(certs.clone());
+                let started = request(manifests.sentinel_command.clone(), files, "+monitor master").start().await;
                 match started {
                     Ok(c) => break (port, c),
                     Err(e) if attempt < START_ATTEMPTS => {
@@ -355,6 +474,11 @@ impl Topology {
         // headless Sentinel Service to every Sentinel endpoint.
         let mut mapped = Vec::new();
         for node in &nodes {
+            // A pod addressed with its documented port (`redis-0.redis.redis.svc.cluster.local:6379`).
+            if !node.sentinel {
+                map_cluster_dns(&format!("{}:6379", node.dns), vec![node.endpoint()]);
+                mapped.push(format!("{}:6379", node.dns));
+            }
             map_cluster_dns(&node.dns, vec!["127.0.0.1".into()]);
             map_cluster_dns(&format!("{}:26379", node.dns), vec![node.endpoint()]);
             mapped.push(node.dns.clone());
@@ -363,8 +487,19 @@ impl Topology {
         let sentinels: Vec<String> = nodes.iter().filter(|n| n.sentinel).map(Node::endpoint).collect();
         map_cluster_dns(&format!("{SENTINEL_SERVICE}:26379"), sentinels);
         mapped.push(format!("{SENTINEL_SERVICE}:26379"));
-        let topology =
-            Self { manifests, shape, acl_password, master_name, nodes, changes, mapped, _exclusive: exclusive };
+        let topology = Self {
+            manifests,
+            shape,
+            acl_password,
+            master_name,
+            nodes,
+            changes,
+            tls,
+            admin: (default_user_off || shared_scaling).then_some(admin_password),
+            scaling_password,
+            mapped,
+            _exclusive: exclusive,
+        };
         if shape == Shape::WithReplicas {
             topology.wait_replication(Duration::from_secs(20)).await?;
         }
@@ -394,8 +529,23 @@ impl Topology {
         self.nodes.iter().find(|n| n.pod == pod).ok_or_else(|| format!("no pod {pod} in this topology"))
     }
 
-    /// A connection as `user` (`None`: the default user, which the documented ACL leaves open).
+    /// A connection as `user` (`None`: the default user, which the documented ACL leaves open, or
+    /// the harness's inspection user when the default user is off).
     pub async fn connect(
+        &self,
+        pod: &str,
+        user: Option<(&str, &str)>,
+    ) -> Result<redis::aio::MultiplexedConnection, String> {
+        let node = self.node(pod)?;
+        let user = match (user, &self.admin) {
+            (None, Some(p)) if !node.sentinel => Some((HARNESS_USER, p.as_str())),
+            (u, _) => u,
+        };
+        self.connect_as(pod, user).await
+    }
+
+    /// A connection as `user`, or without `AUTH` at all.
+    pub async fn connect_as(
         &self,
         pod: &str,
         user: Option<(&str, &str)>,
@@ -405,15 +555,48 @@ impl Topology {
         if let Some((u, p)) = user {
             settings = settings.set_username(u).set_password(p);
         }
-        let info =
-            redis::IntoConnectionInfo::into_connection_info(redis::ConnectionAddr::Tcp("127.0.0.1".into(), node.port))
-                .map_err(|e| e.to_string())?
-                .set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let addr = match &self.tls {
+            Some(_) => redis::ConnectionAddr::TcpTls {
+                host: "127.0.0.1".into(),
+                port: node.port,
+                insecure: false,
+                tls_params: None,
+            },
+            None => redis::ConnectionAddr::Tcp("127.0.0.1".into(), node.port),
+        };
+        let info = redis::IntoConnectionInfo::into_connection_info(addr)
+            .map_err(|e| e.to_string())?
+            .set_redis_settings(settings);
+        let client = match &self.tls {
+            Some(t) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(t.ca_for(node.sentinel).cert_pem.clone().into_bytes()),
+                },
+            ),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| e.to_string())?;
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
         client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| format!("{pod}: {e}"))
+    }
+
+    /// A plaintext `PING` to `pod` (what a client without TLS would get).
+    pub async fn plaintext_ping(&self, pod: &str) -> Result<String, String> {
+        let node = self.node(pod)?;
+        let info =
+            redis::IntoConnectionInfo::into_connection_info(redis::ConnectionAddr::Tcp("127.0.0.1".into(), node.port))
+                .map_err(|e| e.to_string())?;
+        let client = redis::Client::open(info).map_err(|e| e.to_string())?;
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let mut conn =
+            client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| format!("{pod}: {e}"))?;
+        redis::cmd("PING").query_async(&mut conn).await.map_err(|e| format!("{pod}: {e}"))
     }
 
     /// The master the Sentinels currently name, as a pod name.

@@ -31,6 +31,8 @@ pub struct Shared {
     pub exchange_cache: super::exchange::ExchangeCache,
     /// `passthroughHeaders`, validated.
     pub passthrough: Vec<http::HeaderName>,
+    /// Cedar policies (`incomingAuth.authzConfig`), loaded.
+    pub authz: Option<Arc<super::authz::Authz>>,
 }
 
 /// The caller of one MCP request, read from the HTTP request the MCP message arrived in.
@@ -99,6 +101,14 @@ impl Aggregator {
         } else {
             outgoing_config.for_backend(&backend.name)
         };
+        let strategy = match (strategy, &outgoing_config.default) {
+            (OutgoingStrategy::Unauthenticated, Some(default))
+                if shared.defects.is_on(Defect::UnauthenticatedFallsBackToDefault) =>
+            {
+                default
+            }
+            _ => strategy,
+        };
         let env = outgoing::Env {
             http: &shared.http,
             cache: &shared.exchange_cache,
@@ -129,6 +139,14 @@ impl Aggregator {
         Ok(peer)
     }
 
+    /// `config.operational.timeouts` for `backend`.
+    fn timeout(&self, backend: &str) -> std::time::Duration {
+        if self.shared.defects.is_on(Defect::IgnoreBackendTimeouts) {
+            return std::time::Duration::from_secs(120);
+        }
+        self.shared.config.timeouts.for_backend(backend)
+    }
+
     async fn forget(&self, backend: &str) {
         if let Some(slot) = self.slots.get(backend) {
             *slot.lock().await = None;
@@ -139,7 +157,7 @@ impl Aggregator {
         let headers =
             self.outgoing_headers(backend, caller).await.map_err(|e| format!("authentication failed: {e}"))?;
         let peer = self.connection(backend, headers).await.map_err(|e| e.to_string())?;
-        match backend::list_tools(&peer).await {
+        match backend::list_tools(&peer, self.timeout(&backend.name)).await {
             Ok(tools) => Ok(tools),
             Err(e) => {
                 self.forget(&backend.name).await;
@@ -167,6 +185,16 @@ impl Aggregator {
             })
             .max_by_key(|(len, _, _)| *len)
             .map(|(_, b, t)| (b, t))
+    }
+}
+
+impl Aggregator {
+    /// The result of a call whose backend is unreachable or broken: an error naming it.
+    fn backend_failure(&self, text: String) -> CallToolResponse {
+        if self.shared.defects.is_on(Defect::SwallowBackendFailure) {
+            return CallToolResult::success(Vec::new()).into();
+        }
+        tool_error(text)
     }
 }
 
@@ -219,6 +247,12 @@ impl ServerHandler for Aggregator {
                 }
             }
         }
+        // cedar-policies.mdx#list-operations-and-filtering: only tools the caller may call.
+        if let Some(authz) = &self.shared.authz
+            && !self.shared.defects.is_on(Defect::UnfilteredToolList)
+        {
+            tools.retain(|t| authz.call_tool(&caller.identity, &t.name, None) == super::authz::Verdict::Allow);
+        }
         if let Ok(mut r) = self.routes.lock() {
             *r = routes;
         }
@@ -244,19 +278,21 @@ impl ServerHandler for Aggregator {
         };
         let peer = match self.connection(backend, headers).await {
             Ok(p) => p,
-            Err(e) => return Ok(tool_error(format!("backend `{name}` is unavailable: {e}"))),
+            Err(e) => return Ok(self.backend_failure(format!("backend `{name}` is unavailable: {e}"))),
         };
         let mut params = request;
-        params.name = tool.clone().into();
+        if !self.shared.defects.is_on(Defect::ForwardPrefixedToolName) {
+            params.name = tool.clone().into();
+        }
         params.meta = None;
-        match backend::call_tool(&peer, params).await {
+        match backend::call_tool(&peer, params, self.timeout(name)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
                 Ok(tool_error(format!("backend `{name}` returned an error for tool `{tool}`: {}", e.message)))
             }
             Err(e) => {
                 self.forget(name).await;
-                Ok(tool_error(format!("backend `{name}` is unavailable: {e}")))
+                Ok(self.backend_failure(format!("backend `{name}` is unavailable: {e}")))
             }
         }
     }

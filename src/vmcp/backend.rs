@@ -15,10 +15,6 @@ use super::error::BackendError;
 
 /// Time allowed to open a backend session (initialize handshake).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for a backend `tools/list`.
-pub const LIST_TIMEOUT: Duration = Duration::from_secs(15);
-/// Time allowed for a backend `tools/call`.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// An open MCP session with a backend.
 pub struct BackendConn {
@@ -49,7 +45,7 @@ impl BackendConn {
         .with_protocol_version(rmcp::model::ProtocolVersion::LATEST_WITH_INITIALIZE);
         let service = tokio::time::timeout(CONNECT_TIMEOUT, info.serve(transport))
             .await
-            .map_err(|_| BackendError::Timeout(CONNECT_TIMEOUT.as_secs()))?
+            .map_err(|_| BackendError::Timeout(CONNECT_TIMEOUT))?
             .map_err(|e| BackendError::Connect(e.to_string()))?;
         Ok(Self { headers, service })
     }
@@ -64,11 +60,11 @@ impl BackendConn {
     }
 }
 
-/// Every tool of the backend (all pages).
-pub async fn list_tools(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, BackendError> {
-    tokio::time::timeout(LIST_TIMEOUT, peer.list_all_tools())
+/// Every tool of the backend (all pages), within `timeout`.
+pub async fn list_tools(peer: &Peer<RoleClient>, timeout: Duration) -> Result<Vec<Tool>, BackendError> {
+    tokio::time::timeout(timeout, peer.list_all_tools())
         .await
-        .map_err(|_| BackendError::Timeout(LIST_TIMEOUT.as_secs()))?
+        .map_err(|_| BackendError::Timeout(timeout))?
         .map_err(|e| BackendError::Request(e.to_string()))
 }
 
@@ -77,9 +73,10 @@ pub async fn list_tools(peer: &Peer<RoleClient>) -> Result<Vec<Tool>, BackendErr
 pub async fn call_tool(
     peer: &Peer<RoleClient>,
     params: CallToolRequestParams,
+    timeout: Duration,
 ) -> Result<Result<CallToolResponse, rmcp::ErrorData>, BackendError> {
-    match tokio::time::timeout(CALL_TIMEOUT, peer.call_tool_once(params)).await {
-        Err(_) => Err(BackendError::Timeout(CALL_TIMEOUT.as_secs())),
+    match tokio::time::timeout(timeout, peer.call_tool_once(params)).await {
+        Err(_) => Err(BackendError::Timeout(timeout)),
         Ok(Ok(resp)) => Ok(Ok(resp)),
         Ok(Err(ServiceError::McpError(e))) => Ok(Err(e)),
         Ok(Err(e)) => Err(BackendError::Request(e.to_string())),

@@ -201,6 +201,8 @@ pub async fn run() -> Result<(), String> {
             incoming,
             outgoing: OutgoingAuthConfig { default: strategy, ..Default::default() },
             aggregation: AggregationConfig::default(),
+            authz: None,
+            timeouts: Default::default(),
         };
         let gateway =
             Gateway::new(config, embedded, reqwest::Client::new(), Defects::none()).map_err(|e| e.to_string())?;

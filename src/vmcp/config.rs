@@ -12,6 +12,30 @@ pub struct VmcpConfig {
     pub incoming: IncomingAuthConfig,
     pub outgoing: OutgoingAuthConfig,
     pub aggregation: AggregationConfig,
+    /// `incomingAuth.authzConfig`: Cedar policies every `tools/call` is checked against.
+    pub authz: Option<super::authz::AuthzConfig>,
+    /// `config.operational.timeouts`: how long a backend request may take.
+    pub timeouts: BackendTimeouts,
+}
+
+/// `config.operational.timeouts` (configuration.mdx#timeouts): `default` (30 s when unset) and
+/// `perWorkload` overrides by backend name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendTimeouts {
+    pub default: std::time::Duration,
+    pub per_workload: BTreeMap<String, std::time::Duration>,
+}
+
+impl Default for BackendTimeouts {
+    fn default() -> Self {
+        Self { default: std::time::Duration::from_secs(30), per_workload: BTreeMap::new() }
+    }
+}
+
+impl BackendTimeouts {
+    pub fn for_backend(&self, backend: &str) -> std::time::Duration {
+        self.per_workload.get(backend).copied().unwrap_or(self.default)
+    }
 }
 
 /// One backend MCP server of the group.

@@ -49,6 +49,9 @@ pub enum GatewayError {
     /// A `passthroughHeaders` entry names a restricted or invalid header.
     #[error("passthroughHeaders: `{header}` {reason} (docs: authentication.mdx#pass-through-client-headers)")]
     RestrictedPassthroughHeader { header: String, reason: &'static str },
+    /// `incomingAuth.authzConfig` cannot be loaded.
+    #[error(transparent)]
+    Authz(#[from] super::authz::AuthzLoadError),
     /// `incomingAuth.oidc` is unusable.
     #[error("incomingAuth.oidc.{field}: {reason}")]
     InvalidIncoming { field: &'static str, reason: String },
@@ -80,8 +83,8 @@ pub enum OutgoingError {
 pub enum BackendError {
     #[error("could not connect: {0}")]
     Connect(String),
-    #[error("timed out after {0} s")]
-    Timeout(u64),
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
     #[error("request failed: {0}")]
     Request(String),
 }

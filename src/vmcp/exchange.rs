@@ -178,11 +178,18 @@ async fn token_response(
 /// authorization server (RFC 7523 JWT bearer). Both run on every backend call (VE:597-598).
 pub async fn xaa(
     http: &reqwest::Client,
+    cache: &ExchangeCache,
     config: &super::config::XaaConfig,
     id_token: &str,
     defects: &crate::defects::Defects,
 ) -> Result<String, OutgoingError> {
     use crate::defects::Defect;
+    // Defect `cache-xaa-token` only: the docs say both steps run on every call (VE:597-598).
+    let cache_key = (format!("xaa/{}", config.name), id_token.to_owned());
+    let cache_xaa = defects.is_on(Defect::CacheXaaToken);
+    if cache_xaa && let Some(token) = cache.get(&cache_key) {
+        return Ok(token);
+    }
     let mut form = vec![
         ("grant_type", GRANT_TYPE.to_owned()),
         ("requested_token_type", ID_JAG_TYPE.to_owned()),
@@ -207,7 +214,11 @@ pub async fn xaa(
     let token =
         token_request(http, &config.target_token_url, (&config.target_client_id, &config.target_client_secret), form)
             .await?;
-    Ok(if defects.is_on(Defect::XaaForwardIdJag) { id_jag } else { token })
+    let token = if defects.is_on(Defect::XaaForwardIdJag) { id_jag } else { token };
+    if cache_xaa {
+        cache.put(cache_key, token.clone(), Instant::now() + Duration::from_secs(3600));
+    }
+    Ok(token)
 }
 
 #[cfg(test)]

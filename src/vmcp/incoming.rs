@@ -190,6 +190,17 @@ impl TokenValidator {
             self.check_subject(&claims)?;
             return Ok(claims);
         }
+        if self.defects.is_on(Defect::AcceptAlgNone) && header_alg(token).as_deref() == Some("none") {
+            // Test-only: the classic RFC 8725 §2.1 flaw, an unsigned token taken at its word.
+            let payload = token.split('.').nth(1).unwrap_or_default();
+            let claims: Map<String, Value> = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload.trim_end_matches('='))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .ok_or_else(|| TokenError::Malformed("payload is not a base64url JSON object".into()))?;
+            self.check_claims(&claims, now)?;
+            return Ok(claims);
+        }
         let (alg, kid) = parse_header(token)?;
         let claims = if self.defects.is_on(Defect::SkipSignatureCheck) {
             jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
@@ -284,6 +295,14 @@ impl TokenValidator {
             None => Err(TokenError::UnknownKid(kid.to_owned())),
         }
     }
+}
+
+/// The JOSE header's `alg`, unchecked (only for the `accept-alg-none` defect).
+fn header_alg(token: &str) -> Option<String> {
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')).ok()?;
+    let header: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    header.get("alg").and_then(Value::as_str).map(str::to_owned)
 }
 
 /// Reads `alg` and `kid` from the JOSE header, refusing what [`ACCEPTED_ALGORITHMS`] excludes.
@@ -466,6 +485,8 @@ pub struct Challenge {
     pub realm: Option<String>,
     pub resource_metadata: Option<String>,
     pub scope: Option<String>,
+    /// Defect `omit-invalid-token-error`: refused tokens get no `error` parameter.
+    pub omit_error: bool,
 }
 
 impl Challenge {
@@ -475,6 +496,7 @@ impl Challenge {
             realm: Some(oidc.issuer.clone()).filter(|i| !i.is_empty()),
             resource_metadata: resource_metadata_url(&oidc.resource_url),
             scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+            omit_error: false,
         }
     }
 
@@ -491,7 +513,7 @@ impl Challenge {
         if let Some(scope) = &self.scope {
             params.push(format!("scope=\"{}\"", quote(scope)));
         }
-        if let Some((code, description)) = error {
+        if let Some((code, description)) = error.filter(|_| !self.omit_error) {
             params.push(format!("error=\"{}\"", quote(code)));
             params.push(format!("error_description=\"{}\"", description_chars(description)));
         }
@@ -609,6 +631,7 @@ impl IncomingAuth {
                 if defects.is_on(crate::defects::Defect::OmitResourceMetadata) {
                     challenge.resource_metadata = None;
                 }
+                challenge.omit_error = defects.is_on(crate::defects::Defect::OmitInvalidTokenError);
                 Self {
                     mode: Mode::Oidc {
                         validator: Box::new(TokenValidator::new(oidc, embedded.clone(), http, defects)),
@@ -877,7 +900,7 @@ pub(crate) mod tests {
              resource_metadata=\"http://127.0.0.1:9999/.well-known/oauth-protected-resource/mcp\", \
              scope=\"openid profile\", error=\"invalid_token\", error_description=\"token has 'expired'?\""
         );
-        let odd = Challenge { realm: Some("a\"b\\c".into()), resource_metadata: None, scope: None };
+        let odd = Challenge { realm: Some("a\"b\\c".into()), resource_metadata: None, scope: None, omit_error: false };
         assert_eq!(odd.header_value(None), "Bearer realm=\"a\\\"b\\\\c\"");
         assert_eq!(Challenge::default().header_value(None), "Bearer");
     }

@@ -6,6 +6,7 @@
 //! merges it with the embedded authorization server's router on one listener.
 
 pub mod aggregator;
+pub mod authz;
 pub mod backend;
 pub mod bench;
 pub mod config;
@@ -47,6 +48,10 @@ pub struct Gateway {
     prm: PrmState,
     allowed_hosts: Vec<String>,
     cancel: CancellationToken,
+    /// `spec.sessionStorage`: MCP sessions shared across replicas (none: each replica's memory).
+    session_store: Option<Arc<dyn rmcp::transport::streamable_http_server::session::store::SessionStore>>,
+    /// `--session-ttl` of the local CLI: an MCP session idle this long is closed (rmcp's default otherwise).
+    session_ttl: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -69,9 +74,27 @@ impl Gateway {
         defects: Defects,
     ) -> Result<Gateway, GatewayError> {
         validate(&config, embedded.is_some(), &defects)?;
+        for warning in startup_warnings(&config, &defects) {
+            tracing::warn!("{warning}");
+        }
         let passthrough = outgoing::validate_passthrough(&config.outgoing.passthrough_headers)?;
         let incoming = Arc::new(IncomingAuth::new(&config.incoming, embedded, http.clone(), defects.clone()));
         let prm = PrmState::new(&config.incoming);
+        let mut authz_config = config.authz.clone();
+        if defects.is_on(crate::defects::Defect::AuthzClaimsFromVmcpToken)
+            && let Some(a) = authz_config.as_mut()
+        {
+            a.claims_provider = None;
+        }
+        let ignore_groups = defects.is_on(crate::defects::Defect::AuthzIgnoreGroupClaims);
+        let authz = authz_config
+            .map(|c| {
+                authz::Authz::new(c).map(|a| {
+                    let drop_nested = defects.is_on(crate::defects::Defect::AuthzDropNestedClaims);
+                    Arc::new(a.ignoring_group_claims(ignore_groups).dropping_nested_claims(drop_nested))
+                })
+            })
+            .transpose()?;
         let allowed_hosts = allowed_hosts(&config.incoming);
         // Backend sessions hold SSE streams open and tool calls may be long: the caller's client
         // (used for JWKS and discovery) may carry a total request timeout, so backends get their
@@ -89,12 +112,30 @@ impl Gateway {
                 defects,
                 exchange_cache: exchange::ExchangeCache::default(),
                 passthrough,
+                authz,
             }),
             incoming,
             prm,
             allowed_hosts,
             cancel: CancellationToken::new(),
+            session_store: None,
+            session_ttl: None,
         })
+    }
+
+    /// Keeps the MCP sessions in `store` too, so another replica can restore them.
+    pub fn with_session_store(
+        mut self,
+        store: Arc<dyn rmcp::transport::streamable_http_server::session::store::SessionStore>,
+    ) -> Self {
+        self.session_store = Some(store);
+        self
+    }
+
+    /// Closes MCP sessions idle for `ttl` (`thv vmcp serve --session-ttl`).
+    pub fn with_session_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.session_ttl = Some(ttl);
+        self
     }
 
     /// `/mcp` (Streamable HTTP, behind incoming auth), `/.well-known/oauth-protected-resource`
@@ -102,7 +143,7 @@ impl Gateway {
     /// authorization server's router on one listener.
     pub fn router(&self) -> Router {
         let shared = self.shared.clone();
-        let mcp_config = StreamableHttpServerConfig::default()
+        let mut mcp_config = StreamableHttpServerConfig::default()
             .with_allowed_hosts(self.allowed_hosts.clone())
             .with_max_request_body_bytes(if self.shared.defects.is_on(crate::defects::Defect::GatewayNoBodyLimit) {
                 64 * 1024 * 1024
@@ -110,14 +151,22 @@ impl Gateway {
                 MAX_REQUEST_BODY_BYTES
             })
             .with_cancellation_token(self.cancel.child_token());
+        mcp_config.session_store = self.session_store.clone();
         let mcp = StreamableHttpService::new(
             move || Ok(Aggregator::new(shared.clone())),
-            Arc::new(LocalSessionManager::default()),
+            Arc::new({
+                let mut sessions = LocalSessionManager::default();
+                if let Some(ttl) = self.session_ttl {
+                    sessions.session_config.keep_alive = Some(ttl);
+                }
+                sessions
+            }),
             mcp_config,
         );
         let raw_parse_error = self.shared.defects.is_on(crate::defects::Defect::RawParseError);
         let mcp = Router::new()
             .nest_service("/mcp", mcp)
+            .layer(axum::middleware::from_fn_with_state(self.shared.clone(), authorize_mcp))
             .layer(axum::middleware::map_response(move |r| async move {
                 if raw_parse_error { r } else { parse_error_as_json_rpc(r).await }
             }))
@@ -168,6 +217,77 @@ async fn parse_error_as_json_rpc(response: axum::response::Response) -> axum::re
         }
         None => axum::response::Response::from_parts(parts, axum::body::Body::from(bytes)),
     }
+}
+
+/// Cedar on `tools/call` before rmcp sees the request: a denied call never reaches a backend and
+/// is answered 403 Forbidden (concepts/auth-framework.mdx) with a JSON-RPC error carrying the
+/// request id (DECISIONS.md). Other methods pass; `tools/list` is filtered by the aggregator.
+async fn authorize_mcp(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(authz) = shared.authz.clone() else { return next.run(req).await };
+    if req.method() != http::Method::POST || shared.defects.is_on(crate::defects::Defect::SkipCedarAuthorization) {
+        return next.run(req).await;
+    }
+    let limit = if shared.defects.is_on(crate::defects::Defect::GatewayNoBodyLimit) {
+        64 * 1024 * 1024
+    } else {
+        MAX_REQUEST_BODY_BYTES
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return (http::StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let identity = parts.extensions.get::<Identity>().cloned().unwrap_or_else(Identity::anonymous);
+    let messages = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(one) => vec![one],
+        Err(_) => Vec::new(), // rmcp answers the parse error
+    };
+    for message in &messages {
+        if message.get("method").and_then(|m| m.as_str()) != Some("tools/call") {
+            continue;
+        }
+        let params = message.get("params");
+        let tool = params.and_then(|p| p.get("name")).and_then(|n| n.as_str()).unwrap_or_default();
+        let arguments = params.and_then(|p| p.get("arguments")).and_then(|a| a.as_object());
+        if let authz::Verdict::Deny(reason) = authz.call_tool(&identity, tool, arguments) {
+            tracing::info!(tool, subject = %identity.subject, %reason, "vmcp: tools/call denied by Cedar");
+            if shared.defects.is_on(crate::defects::Defect::AuthzForwardsDeniedCall) {
+                let forwarded = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes.clone()));
+                // Read the whole answer so the call really runs before the 403 goes out.
+                let answer = next.run(forwarded).await;
+                let _ = axum::body::to_bytes(answer.into_body(), MAX_REQUEST_BODY_BYTES).await;
+            }
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": message.get("id").cloned().unwrap_or(serde_json::Value::Null),
+                "error": {"code": -32001, "message": format!("Forbidden: {reason}")},
+            });
+            return (http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+        }
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// Warnings about a configuration the gateway still runs (the reference target puts them in its
+/// logs, where a vendor's vMCP writes its own).
+pub fn startup_warnings(config: &VmcpConfig, defects: &Defects) -> Vec<String> {
+    if defects.is_on(crate::defects::Defect::OmitStartupWarnings) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = config
+        .backends
+        .iter()
+        .filter_map(|b| {
+            outgoing::startup_warning(config.outgoing.for_backend(&b.name), &format!("backend `{}`", b.name))
+        })
+        .collect();
+    out.dedup();
+    out
 }
 
 fn validate(config: &VmcpConfig, has_embedded: bool, defects: &Defects) -> Result<(), GatewayError> {

@@ -79,7 +79,12 @@ pub async fn backend_headers(
 ) -> Result<HeaderMap, OutgoingError> {
     let defects = env.defects;
     let mut headers = match strategy {
-        OutgoingStrategy::TokenExchange(cfg) => exchange_headers(cfg, caller, env).await?,
+        OutgoingStrategy::TokenExchange(cfg) => match exchange_headers(cfg, caller, env).await {
+            Err(OutgoingError::ExchangeFailed { .. }) if defects.is_on(Defect::ExchangeFailureFailsOpen) => {
+                HeaderMap::new()
+            }
+            other => other?,
+        },
         OutgoingStrategy::Xaa(cfg) => {
             let provider = &cfg.subject_provider_name;
             let id_token = caller
@@ -89,7 +94,10 @@ pub async fn backend_headers(
                 .and_then(|t| t.id_token.clone())
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| OutgoingError::UpstreamTokenMissing { provider: format!("{provider} (ID token)") })?;
-            let token = exchange::xaa(env.http, cfg, &id_token, env.defects).await?;
+            let token = match exchange::xaa(env.http, env.cache, cfg, &id_token, env.defects).await {
+                Err(_) if defects.is_on(Defect::XaaFailureFailsOpen) => return Ok(HeaderMap::new()),
+                other => other?,
+            };
             let value =
                 HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| OutgoingError::ExchangeFailed {
                     url: cfg.target_token_url.clone(),
@@ -109,7 +117,7 @@ pub async fn backend_headers(
     if let Some(client) = caller.client_headers {
         let forward_all = defects.is_on(Defect::PassthroughUnlistedHeaders);
         for (name, value) in client {
-            let listed = env.passthrough.contains(name);
+            let listed = env.passthrough.contains(name) && !defects.is_on(Defect::DropPassthroughHeaders);
             let allowed = listed
                 || (forward_all
                     && !RESERVED.contains(&name.as_str())
@@ -161,7 +169,9 @@ async fn exchange_headers(
             .ok_or(OutgoingError::NoSubjectToken)?
     };
     let omit_audience = env.defects.is_on(Defect::ExchangeOmitAudience);
-    let token = exchange::exchange(env.http, env.cache, cfg, &subject, omit_audience).await?;
+    let uncached = ExchangeCache::default();
+    let cache = if env.defects.is_on(Defect::NoExchangeCache) { &uncached } else { env.cache };
+    let token = exchange::exchange(env.http, cache, cfg, &subject, omit_audience).await?;
     let token = if env.defects.is_on(Defect::ExchangeForwardSubjectToken) { subject } else { token };
     let mut headers = HeaderMap::new();
     let invalid = || OutgoingError::ExchangeFailed {
@@ -258,10 +268,7 @@ pub fn validate(strategy: &OutgoingStrategy, location: &str, has_embedded: bool)
                     "reads a stored upstream ID token and needs an embedded authorization server".into(),
                 ));
             }
-            if cfg.target_client_id.is_none() || cfg.target_client_secret.is_none() {
-                // VE:686-691: the documented warning text.
-                tracing::warn!(location, "xaa: target grant will run without client authentication");
-            }
+            // Without target client credentials: a start-up warning (see `startup_warnings`).
             Ok(())
         }
         OutgoingStrategy::HeaderInjection { header_name, header_value } => {
@@ -281,6 +288,20 @@ pub fn validate(strategy: &OutgoingStrategy, location: &str, has_embedded: bool)
             })?;
             Ok(())
         }
+    }
+}
+
+/// What the gateway warns about at start-up for `strategy` at `location` (the config still runs).
+pub fn startup_warning(strategy: &OutgoingStrategy, location: &str) -> Option<String> {
+    match strategy {
+        // embedded-auth-server-vmcp.mdx:686-691: "causes vMCP to log a warning at startup".
+        OutgoingStrategy::Xaa(cfg) if cfg.target_client_id.is_none() || cfg.target_client_secret.is_none() => {
+            Some(format!(
+                "outgoingAuth {location}: xaa: target grant will run without client authentication \
+                 (targetClientId / targetClientSecretRef not set; most target authorization servers refuse it)"
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -148,6 +148,8 @@ async fn start_gateway(backends: Vec<BackendConfig>, outgoing: OutgoingAuthConfi
         }),
         outgoing,
         aggregation: AggregationConfig::default(),
+        authz: None,
+        timeouts: Default::default(),
     };
     let gateway = Gateway::new(config, Some(embedded), reqwest::Client::new(), defects).unwrap();
     let app = gateway.router();
@@ -373,6 +375,8 @@ fn upstream_inject_without_an_embedded_server_is_refused_naming_the_backend() {
             ..Default::default()
         },
         aggregation: AggregationConfig::default(),
+        authz: None,
+        timeouts: Default::default(),
     };
     let err = Gateway::new(config, None, reqwest::Client::new(), Defects::none()).unwrap_err();
     assert!(matches!(err, GatewayError::UpstreamInjectWithoutEmbeddedServer { .. }));

@@ -93,6 +93,10 @@ pub struct Upstream {
     pub kind: UpstreamKindRuntime,
     /// Test-only (defect `identity-from-token-falls-back`).
     pub fallback_to_userinfo: bool,
+    /// Test-only (defect `forward-unmapped-upstream-token`).
+    pub keep_top_level_token: bool,
+    /// Test-only (defect `synthesized-identity-has-name`).
+    pub name_synthesized_identity: bool,
 }
 
 impl Upstream {
@@ -174,6 +178,8 @@ impl Upstream {
             additional_authorization_params: params.clone(),
             kind,
             fallback_to_userinfo: false,
+            keep_top_level_token: false,
+            name_synthesized_identity: false,
         })
     }
 
@@ -274,6 +280,11 @@ impl Upstream {
         match &self.kind {
             UpstreamKindRuntime::OAuth2 { token_response_mapping: Some(m), .. } => {
                 let mut t = token_response_from(&oauth2::map_token_response(&fields, m)?)?;
+                if self.keep_top_level_token
+                    && let Some(top) = fields.get("access_token").and_then(Value::as_str)
+                {
+                    t.access_token = top.to_owned();
+                }
                 t.raw = Value::Object(fields);
                 Ok(t)
             }
@@ -309,7 +320,13 @@ impl Upstream {
             UpstreamKindRuntime::OAuth2 { userinfo: Some(ui), .. } => {
                 oauth2::userinfo_identity(http, ui, &tokens.access_token).await
             }
-            UpstreamKindRuntime::OAuth2 { userinfo: None, .. } => Ok(oauth2::synthesize_identity(&tokens.access_token)),
+            UpstreamKindRuntime::OAuth2 { userinfo: None, .. } => {
+                let mut id = oauth2::synthesize_identity(&tokens.access_token);
+                if self.name_synthesized_identity {
+                    id.name = Some(id.subject.clone());
+                }
+                Ok(id)
+            }
         }
     }
 }

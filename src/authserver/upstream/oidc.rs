@@ -21,6 +21,9 @@ pub struct OidcProvider {
     pub userinfo_endpoint: Option<String>,
     subject_claim: String,
     jwks: RwLock<Option<JwkSet>>,
+    /// Test-only (defects `skip-upstream-id-token-issuer`, `skip-upstream-id-token-expiry`).
+    skip_issuer_check: bool,
+    skip_expiry_check: bool,
 }
 
 impl OidcProvider {
@@ -54,7 +57,19 @@ impl OidcProvider {
             userinfo_endpoint: field("userinfo_endpoint"),
             subject_claim: cfg.subject_claim.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| "sub".into()),
             jwks: RwLock::new(None),
+            skip_issuer_check: false,
+            skip_expiry_check: false,
         })
+    }
+
+    /// Test-only: switches off the ID-token checks the defect switches name.
+    pub fn apply_defects(&mut self, defects: &crate::defects::Defects) {
+        use crate::defects::Defect;
+        self.skip_issuer_check = defects.is_on(Defect::SkipUpstreamIdTokenIssuer);
+        self.skip_expiry_check = defects.is_on(Defect::SkipUpstreamIdTokenExpiry);
+        if defects.is_on(Defect::IgnoreSubjectClaim) {
+            self.subject_claim = "sub".into();
+        }
     }
 
     async fn fetch_jwks(&self, http: &reqwest::Client) -> Result<JwkSet, UpstreamError> {
@@ -132,10 +147,13 @@ impl OidcProvider {
             return Err(UpstreamError::IdToken(format!("algorithm {:?} is not accepted", header.alg)));
         }
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.issuer]);
+        if !self.skip_issuer_check {
+            validation.set_issuer(&[&self.issuer]);
+        }
         validation.set_audience(&[client_id]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = !self.skip_expiry_check;
         let keys = self.candidate_keys(http, header.kid.as_deref()).await?;
         if keys.is_empty() {
             return Err(UpstreamError::IdToken("no JWKS key matches the token's kid".into()));
