@@ -165,7 +165,7 @@ Feature: The embedded authorization server: discovery, issuer rules, keys and li
     When the vMCP is deployed
     Then a token request to "{issuer}/oauth/token" reaches the token endpoint
 
-  @doc:guides-k8s/embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource @claim-I7 @as-issuer-path
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#step-4-create-the-mcpexternalauthconfig-resource @claim-I7 @claim-E11 @as-issuer-path
   Scenario: With a path in the issuer, discovery advertises endpoints under it that nothing serves
     Given the VirtualMCPServer field "spec.authServerConfig.issuer" is set to the YAML:
       """yaml

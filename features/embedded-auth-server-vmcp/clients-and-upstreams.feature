@@ -84,7 +84,7 @@ Feature: Client registration rules and what the upstream providers receive
     And the user logs in through the vMCP with a dynamically registered client
     Then GitHub received the userinfo request with the header "accept" set to "application/vnd.github+json"
 
-  @doc:guides-k8s/embedded-auth-server-k8s.mdx#default-callback-url-for-upstream-providers @claim-U22 @claim-U23 @as-default-callback
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#default-callback-url-for-upstream-providers @claim-U22 @claim-U23 @claim-E11 @as-default-callback
   Scenario: Without redirectUri the callback is resourceUrl/oauth/callback, which fails when resourceUrl has a path
     Given the VirtualMCPServer field "spec.incomingAuth.oidcConfigRef.resourceUrl" is set to the YAML:
       """yaml

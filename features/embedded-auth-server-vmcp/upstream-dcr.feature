@@ -33,3 +33,10 @@ Feature: ToolHive registers itself with an upstream provider (upstream DCR)
     When the vMCP is deployed
     And the vMCP restarts
     Then the DCR provider received 2 registrations
+
+  @doc:guides-vmcp/embedded-auth-server-vmcp.mdx#register-toolhive-with-an-oauth-provider @claim-D5 @as-dcr-endpoints-required
+  Scenario: Even with dcrConfig, an oauth2Config without tokenEndpoint is refused
+    # The docs: authorizationEndpoint and tokenEndpoint stay required when registration is discovered.
+    Given the VirtualMCPServer field "spec.authServerConfig.upstreamProviders.0.oauth2Config.tokenEndpoint" is removed
+    When the vMCP is started
+    Then the vMCP refuses to start with a message naming "oauth2Config" and "tokenEndpoint"

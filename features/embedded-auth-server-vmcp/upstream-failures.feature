@@ -68,3 +68,14 @@ Feature: Upstream providers that misbehave, and stable subjects for OIDC upstrea
     And GitHub now signs in "bob" while Google still signs in "alice"
     And the user attempts a login through the vMCP
     Then the client is sent back with the error "server_error" and its own state
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#troubleshooting @claim-E11 @as-idp-discovery-unreachable
+  Scenario: An OIDC upstream whose discovery document cannot be reached leaves no login to complete
+    # The troubleshooting list: the provider's /.well-known/openid-configuration must be reachable
+    # from the vMCP. The reference discovers OIDC upstreams at start-up, so it refuses to start.
+    Given the VirtualMCPServer field "spec.authServerConfig.upstreamProviders.1.oidcConfig.issuerUrl" is set to the YAML:
+      """yaml
+      http://127.0.0.1:9
+      """
+    When the vMCP is started
+    Then the vMCP refuses to start with a message naming "google" and "openid-configuration"
