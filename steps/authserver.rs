@@ -764,6 +764,8 @@ async fn upstream_userinfo_header(
 #[derive(Clone, Default)]
 struct CimdState {
     host: Option<std::sync::Arc<mock_idps::CimdHost>>,
+    /// A client ID the scenario published under a URL of its own making.
+    published_id: Option<String>,
 }
 
 async fn cimd_host(w: &mut ConformanceWorld) -> std::sync::Arc<mock_idps::CimdHost> {
@@ -1470,5 +1472,303 @@ async fn subject_compared(w: &mut ConformanceWorld, relation: String) -> Result<
         (sub == noted) == want_same,
         format!("sub {} {noted}", if want_same { "=" } else { "!=" }),
         format!("sub = {sub}"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// R6: a plain-http CIMD URL on a host that is not a loopback name
+// ---------------------------------------------------------------------------------------------
+
+#[given(
+    expr = "the document host serves a valid document at {string} whose client_id is its http URL on the host {string}"
+)]
+async fn publish_on_host(w: &mut ConformanceWorld, path: String, host_name: String) -> Result<(), String> {
+    let host = cimd_host(w).await;
+    let port =
+        reqwest::Url::parse(&host.base_url()).ok().and_then(|u| u.port()).ok_or("the document host has no port")?;
+    let id = format!("http://{host_name}:{port}/{}", path.trim_start_matches('/'));
+    let doc = serde_json::json!({
+        "client_id": id, "client_name": "plain http client", "redirect_uris": [harness_redirect_uri()],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    host.serve(&path, mock_idps::CimdAnswer::Document(doc));
+    w.ext.get_or_insert_default::<CimdState>().published_id = Some(id);
+    Ok(())
+}
+
+#[when("the user starts a login with that http client ID")]
+async fn authorize_published(w: &mut ConformanceWorld) -> Result<(), String> {
+    let id = w.ext.get_or_insert_default::<CimdState>().published_id.clone().ok_or("no document was published")?;
+    send_authorize_as(w, &id, |_| {}).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The MCP conformance suite's authorization-server scenarios, run headlessly
+// (modelcontextprotocol/conformance src/scenarios/authorization-server/)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct SuiteState {
+    /// The metadata probe's answer: the URL that answered 200 and its reply.
+    metadata: Option<(String, HttpReply)>,
+    /// What the authorization-code grant found wrong (empty: nothing).
+    grant_errors: Option<Vec<String>>,
+}
+
+/// `authorization-server-metadata-endpoint`: the three well-known URLs the suite tries, in its
+/// order, the first 200 kept.
+#[when("the MCP conformance suite's metadata probe runs against the issuer")]
+async fn suite_metadata_probe(w: &mut ConformanceWorld) -> Result<(), String> {
+    let issuer = reqwest::Url::parse(&w.base_url()).map_err(|e| e.to_string())?;
+    let origin = issuer.origin().ascii_serialization();
+    let path = issuer.path().trim_end_matches('/').to_string();
+    let mut urls = vec![
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}/.well-known/openid-configuration{path}"),
+        format!("{origin}{path}/.well-known/openid-configuration"),
+    ];
+    urls.dedup();
+    let mut found = None;
+    for url in urls {
+        if let Ok(r) = login::get(w, &url).await
+            && r.status == 200
+        {
+            found = Some((url, r));
+            break;
+        }
+    }
+    w.ext.get_or_insert_default::<SuiteState>().metadata = found;
+    Ok(())
+}
+
+fn suite_metadata(w: &mut ConformanceWorld) -> Option<serde_json::Value> {
+    let (_, r) = w.ext.get_or_insert_default::<SuiteState>().metadata.clone()?;
+    r.json().ok()
+}
+
+#[then("the conformance check \"authorization-server-metadata\" passes")]
+async fn suite_metadata_check(w: &mut ConformanceWorld) -> Result<(), String> {
+    let issuer = w.base_url();
+    let probe = w.ext.get_or_insert_default::<SuiteState>().metadata.clone();
+    let mut errors = Vec::new();
+    match &probe {
+        None => errors.push("all authorization server metadata endpoints answered other than 200".to_string()),
+        Some((_, r)) => {
+            let ct = r.header("content-type").unwrap_or_default().to_ascii_lowercase();
+            if !ct.contains("application/json") {
+                errors.push(format!("Content-Type {ct:?}"));
+            }
+            match r.json() {
+                Err(e) => errors.push(e),
+                Ok(m) => {
+                    for f in ["authorization_endpoint", "token_endpoint"] {
+                        if m[f].as_str().is_none_or(str::is_empty) {
+                            errors.push(format!("no valid {f}"));
+                        }
+                    }
+                    let has = |f: &str, v: &str| m[f].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+                    if !has("response_types_supported", "code") {
+                        errors.push(format!("response_types_supported = {}", m["response_types_supported"]));
+                    }
+                    if !has("code_challenge_methods_supported", "S256") {
+                        errors.push(format!(
+                            "code_challenge_methods_supported = {}",
+                            m["code_challenge_methods_supported"]
+                        ));
+                    }
+                    if m["issuer"].as_str() != Some(issuer.as_str()) {
+                        errors.push(format!("issuer = {}", m["issuer"]));
+                    }
+                }
+            }
+        }
+    }
+    verify(
+        &mut w.checks,
+        Check::must(
+            "authorization-server-metadata",
+            "MCP-Authorization-metadata-discovery; RFC 8414 §3; embedded-auth-server-vmcp.mdx#complete-example",
+        ),
+        errors.is_empty(),
+        format!(
+            "200 application/json at a well-known URL with issuer {issuer}, authorization_endpoint, token_endpoint, \
+             response_types_supported ∋ code, code_challenge_methods_supported ∋ S256"
+        ),
+        match &probe {
+            Some((url, _)) if errors.is_empty() => format!("all present at {url}"),
+            _ => errors.join("; "),
+        },
+    )
+}
+
+#[then("the conformance check \"authorization-server-metadata-cimd\" passes")]
+async fn suite_metadata_cimd_check(w: &mut ConformanceWorld) -> Result<(), String> {
+    let supported = suite_metadata(w).map(|m| m["client_id_metadata_document_supported"].clone());
+    verify(
+        &mut w.checks,
+        Check::must(
+            "authorization-server-metadata-cimd",
+            "IETF-OAuth-Client-ID-Metadata-Document §4; embedded-auth-server-vmcp.mdx#enable-cimd-for-zero-registration-clients",
+        ),
+        supported == Some(serde_json::Value::Bool(true)),
+        "client_id_metadata_document_supported = true".to_string(),
+        format!("client_id_metadata_document_supported = {supported:?}"),
+    )
+}
+
+/// `authorization-code-grant` with the login automated: a public client registered through the
+/// advertised registration endpoint, PKCE S256 and `state`, the redirect followed through every
+/// upstream leg, then the token request with the auth method the suite would pick.
+#[when("the MCP conformance suite's authorization-code grant runs with a dynamically registered public client")]
+async fn suite_code_grant(w: &mut ConformanceWorld) -> Result<(), String> {
+    let metadata = suite_metadata(w).ok_or("the metadata probe found no metadata")?;
+    let field = |f: &str| metadata[f].as_str().map(String::from).ok_or_else(|| format!("the metadata has no {f}"));
+    let client_id = login::register(w, &field("registration_endpoint")?).await?;
+    let pkce = Pkce::new();
+    let params = AuthorizeParams::standard(&client_id, "", "", &pkce).without("scope").without("resource");
+    let state = params.state().unwrap_or_default().to_string();
+    let mut url = reqwest::Url::parse(&field("authorization_endpoint")?).map_err(|e| e.to_string())?;
+    url.query_pairs_mut().extend_pairs(params.0.iter().map(|(k, v)| (*k, v.as_str())));
+    let (_, final_url) = login::follow_redirects(w, url.to_string()).await?;
+    let back = reqwest::Url::parse(&final_url).map_err(|e| e.to_string())?;
+    let expected = reqwest::Url::parse(login::CLIENT_REDIRECT_URI).map_err(|e| e.to_string())?;
+
+    let mut errors = Vec::new();
+    if back.origin() != expected.origin() || back.path() != expected.path() {
+        errors.push(format!("redirected to {}{}", back.origin().ascii_serialization(), back.path()));
+    }
+    let all =
+        |name: &str| back.query_pairs().filter(|(k, _)| k == name).map(|(_, v)| v.into_owned()).collect::<Vec<_>>();
+    let codes = all("code");
+    if codes.len() != 1 || codes[0].is_empty() {
+        errors.push(format!("code parameter {codes:?}"));
+    }
+    if all("state") != [state.clone()] {
+        errors.push(format!("state parameter {:?}", all("state")));
+    }
+    let iss = all("iss");
+    if !iss.is_empty() && (iss.len() != 1 || metadata["issuer"].as_str() != Some(iss[0].as_str())) {
+        errors.push(format!("iss parameter {iss:?}"));
+    }
+    if !all("code_challenge").is_empty() {
+        errors.push("code_challenge in the authorization response".into());
+    }
+    if let Some(e) = all("error").first() {
+        errors.push(format!("error parameter {e}"));
+    }
+    if codes.len() == 1 {
+        // RFC 8414 §2: without token_endpoint_auth_methods_supported the default is
+        // client_secret_basic; a public client (no secret) uses `none` as the suite does.
+        let resp = w
+            .http
+            .post(field("token_endpoint")?)
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", codes[0].as_str()),
+                ("redirect_uri", login::CLIENT_REDIRECT_URI),
+                ("code_verifier", pkce.verifier.as_str()),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| format!("the token request failed: {e}"))?;
+        let r = login::reply(resp).await?;
+        if r.status != 200 {
+            errors.push(format!("token response status {}: {}", r.status, r.body));
+        } else {
+            for (name, want) in [("content-type", "application/json"), ("cache-control", "no-store")] {
+                let got = r.header(name).unwrap_or_default().to_ascii_lowercase();
+                if !got.contains(want) {
+                    errors.push(format!("{name} {got:?}"));
+                }
+            }
+            match r.json() {
+                Ok(body) => {
+                    for f in ["access_token", "token_type"] {
+                        if !body[f].is_string() {
+                            errors.push(format!("no {f} in the token response"));
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+    }
+    w.ext.get_or_insert_default::<SuiteState>().grant_errors = Some(errors);
+    Ok(())
+}
+
+#[then("the conformance check \"authorization-code-grant\" passes")]
+async fn suite_code_grant_check(w: &mut ConformanceWorld) -> Result<(), String> {
+    let errors = w.ext.get_or_insert_default::<SuiteState>().grant_errors.clone().ok_or("the grant has not run")?;
+    verify(
+        &mut w.checks,
+        Check::must(
+            "authorization-code-grant",
+            "OAUTH-2.1-authorization-code-grant (draft-ietf-oauth-v2-1 §4.1); RFC 7636; RFC 6749 §5.1",
+        ),
+        errors.is_empty(),
+        "redirect to the registered URI with one code and the state; token response 200, JSON, no-store, \
+         access_token and token_type"
+            .to_string(),
+        if errors.is_empty() { "as expected".to_string() } else { errors.join("; ") },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// An Okta-like upstream whose token endpoint also exchanges tokens (RFC 8693)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct OktaState {
+    exchange: Option<std::sync::Arc<mock_idps::TokenExchangeMock>>,
+    issuer: String,
+}
+
+#[given(
+    expr = "an Okta-like provider stands in for Google, its token endpoint also exchanging tokens for the client {string} with secret {string}"
+)]
+async fn okta_like(w: &mut ConformanceWorld, client_id: String, secret: String) {
+    let oidc_client = w.google_client_id.clone();
+    let okta =
+        mock_idps::OktaMock::start((&oidc_client, super::deploy::GOOGLE_CLIENT_SECRET), (&client_id, &secret)).await;
+    let issuer = okta.issuer();
+    let exchange = std::sync::Arc::new(okta.exchange);
+    w.google = Some(okta.oidc);
+    super::gateway::use_exchange_mock(w, exchange.clone(), &client_id, &secret);
+    *w.ext.get_or_insert_default::<OktaState>() = OktaState { exchange: Some(exchange), issuer };
+}
+
+#[then("the Okta-like issuer exchanged the access token it issued to the user at login")]
+async fn okta_exchanged_own_token(w: &mut ConformanceWorld) -> Result<(), String> {
+    let st = w.ext.get_or_insert_default::<OktaState>().clone();
+    let exchange = st.exchange.ok_or("no Okta-like provider was started")?;
+    let oidc = w.google.as_ref().ok_or("the Okta-like provider is not running")?;
+    let user = w.user.login.clone();
+    let issued = oidc.issued().into_iter().rfind(|t| t.user == user).ok_or("the Okta-like provider issued no token")?;
+    let id_token_iss = issued
+        .id_token
+        .as_deref()
+        .and_then(|t| login::claims(t).ok())
+        .and_then(|c| c["iss"].as_str().map(String::from));
+    let last = exchange.exchanges().into_iter().next_back().ok_or("the Okta-like token endpoint exchanged nothing")?;
+    let subject = last.request.form_param("subject_token");
+    let exchanged_iss =
+        last.issued.as_deref().and_then(|t| login::claims(t).ok()).and_then(|c| c["iss"].as_str().map(String::from));
+    verify(
+        &mut w.checks,
+        Check::must(
+            "token-exchange.subject-token",
+            "embedded-auth-server-vmcp.mdx#exchange-a-stored-upstream-token-token-exchange; RFC 8693 §2.1",
+        ),
+        subject.as_deref() == Some(issued.access_token.as_str())
+            && id_token_iss.as_deref() == Some(st.issuer.as_str())
+            && exchanged_iss.as_deref() == Some(st.issuer.as_str()),
+        format!("subject_token = the login's access token; ID token and exchanged token both from {}", st.issuer),
+        format!(
+            "subject_token is the login's token: {}; ID token iss {id_token_iss:?}; exchanged token iss {exchanged_iss:?}",
+            subject.as_deref() == Some(issued.access_token.as_str())
+        ),
     )
 }

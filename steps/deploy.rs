@@ -16,7 +16,7 @@ use super::world::{ConformanceWorld, ManifestSource};
 
 /// Secrets the GitHub and Google mocks expect, matching fixtures/secrets/embedded-auth-server.yaml.
 const GITHUB_CLIENT_SECRET: &str = "conformance-github-secret";
-const GOOGLE_CLIENT_SECRET: &str = "conformance-google-secret";
+pub const GOOGLE_CLIENT_SECRET: &str = "conformance-google-secret";
 
 #[given(expr = "the documented manifests {string} from {string} section {string}")]
 async fn documented_manifests(

@@ -100,6 +100,13 @@ fn fill(w: &mut ConformanceWorld, text: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Manifests
 
+/// Makes `mock` the scenario's token exchange endpoint (an Okta-like issuer's; steps/authserver.rs).
+pub fn use_exchange_mock(w: &mut ConformanceWorld, mock: Arc<TokenExchangeMock>, client_id: &str, secret: &str) {
+    let st = state(w);
+    st.exchange = Some(mock);
+    st.exchange_client = (client_id.to_owned(), secret.to_owned());
+}
+
 #[given(expr = "a token exchange endpoint that knows the client {string} with secret {string}")]
 async fn start_exchange(w: &mut ConformanceWorld, client_id: String, secret: String) {
     let mock = TokenExchangeMock::start(&client_id, &secret).await;
@@ -696,6 +703,22 @@ async fn idp_token_with_claims(w: &mut ConformanceWorld, audience: String, step:
         .map_err(|e| format!("the claims docstring is not JSON: {e}"))?;
     let token = idp(w)?.mint("external-user-1", &aud, 300, extra).map_err(|e| e.to_string())?;
     hold(w, token);
+    Ok(())
+}
+
+/// Makes the GitHub or Google mock issue the user JWT access tokens carrying these claims (instead
+/// of opaque ones): Cedar reads the primary upstream's access-token claims.
+#[given(expr = "{word} issues the user JWT access tokens with the claims:")]
+async fn upstream_jwt_access_claims(w: &mut ConformanceWorld, provider: String, step: &Step) -> Result<(), String> {
+    let kind = match provider.as_str() {
+        "GitHub" => "github",
+        "Google" => "google",
+        other => return Err(format!("no upstream mock named {other:?} (GitHub or Google)")),
+    };
+    let raw = step.docstring.as_deref().ok_or("this step needs a JSON docstring with the claims")?;
+    let claims: serde_json::Value = serde_json::from_str(&super::deploy::docstring_text(raw))
+        .map_err(|e| format!("the claims docstring is not JSON: {e}"))?;
+    w.user.jwt_access_claims.insert(kind.into(), claims);
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use super::world::{ConformanceWorld, HttpReply, Login};
 
 /// Where the harness's client says it wants to be redirected (never served: the user agent
 /// stops when a redirect points here).
-const CLIENT_REDIRECT_URI: &str = "http://127.0.0.1:33418/callback";
+pub const CLIENT_REDIRECT_URI: &str = "http://127.0.0.1:33418/callback";
 const MAX_HOPS: usize = 12;
 
 pub async fn get(w: &mut ConformanceWorld, url: &str) -> Result<HttpReply, String> {
@@ -303,7 +303,7 @@ pub async fn redeem(
 
 /// Follows redirects until one points at the client's redirect URI. Returns the origins visited
 /// (each upstream's authorization endpoint and the vMCP callback) and that final URL.
-async fn follow_redirects(w: &mut ConformanceWorld, start: String) -> Result<(Vec<String>, String), String> {
+pub async fn follow_redirects(w: &mut ConformanceWorld, start: String) -> Result<(Vec<String>, String), String> {
     let mut hops = Vec::new();
     let mut url = start;
     for _ in 0..MAX_HOPS {

@@ -14,6 +14,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use vmcp_conformance::docs;
 use vmcp_conformance::target::reference::ReferenceTarget;
 use vmcp_conformance::target::{Deployed, Deployment, Target, TargetError};
+use vmcp_conformance::topology::cluster::RedisCluster;
 use vmcp_conformance::topology::standalone::StandaloneRedis;
 use vmcp_conformance::topology::tls::TopologyTls;
 use vmcp_conformance::topology::{Options, Shape, Topology};
@@ -52,6 +53,8 @@ struct RedisState {
     mcp_session: Option<String>,
     /// Status and body of the last request sent in that session.
     session_reply: Option<(u16, String)>,
+    /// The Redis Cluster of the cluster-mode section.
+    cluster: Option<Arc<RedisCluster>>,
 }
 
 /// A second replica: it serves on its own port but is deployed as if it were reached through the
@@ -141,10 +144,11 @@ async fn storage_docstring(w: &mut ConformanceWorld, step: &cucumber::gherkin::S
 /// `redis-acl-secret` the docs create with kubectl (the topology's ACL password when one runs).
 fn place_storage(w: &mut ConformanceWorld, storage: serde_json::Value, from: String) -> Result<(), String> {
     let st = state(w);
-    let password = match (st.topology.as_ref(), st.standalone.as_ref()) {
-        (Some(t), _) => t.acl_password.clone(),
-        (None, Some(r)) => r.password.clone(),
-        (None, None) => format!("conformance-{}", uuid::Uuid::new_v4().simple()),
+    let password = match (st.topology.as_ref(), st.standalone.as_ref(), st.cluster.as_ref()) {
+        (Some(t), _, _) => t.acl_password.clone(),
+        (None, Some(r), _) => r.password.clone(),
+        (None, None, Some(c)) => c.password.clone(),
+        (None, None, None) => format!("conformance-{}", uuid::Uuid::new_v4().simple()),
     };
     let mut placed = None;
     for source in &mut w.manifests {
@@ -1007,6 +1011,18 @@ async fn send_in_session(w: &mut ConformanceWorld, method: String, which: String
 #[when("the scaling Redis restarts")]
 async fn scaling_redis_restarts(w: &mut ConformanceWorld) -> Result<(), String> {
     let r = state(w).standalone.clone().ok_or("no password-only Redis is running")?;
+    // The replica may store a new session after answering `initialize`: wait until Redis holds
+    // it, so that the restart is what loses it (under load the write could otherwise land on the
+    // restarted, empty Redis and the session would survive).
+    if let Some(session) = state(w).mcp_session.clone() {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !r.keys().await?.iter().any(|k| k.contains(&session)) {
+            if std::time::Instant::now() > deadline {
+                return Err(format!("the first replica never stored the MCP session {session} in Redis"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     r.restart().await
 }
 
@@ -1086,4 +1102,42 @@ async fn scaling_isolated(w: &mut ConformanceWorld) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[given(expr = "a Redis Cluster of three masters is running, its discovery endpoint reachable as {string}")]
+async fn redis_cluster(w: &mut ConformanceWorld, address: String) -> Result<(), String> {
+    let c = RedisCluster::start(&[address.as_str()]).await?;
+    state(w).cluster = Some(Arc::new(c));
+    Ok(())
+}
+
+/// A precondition of the cluster scenario, not a claim of its own: the start-up `PING` went
+/// through the cluster client.
+#[then("the vMCP started with its session storage in the Redis Cluster")]
+async fn started_on_cluster(w: &mut ConformanceWorld) -> Result<(), String> {
+    match state(w).attempted_deploy.clone() {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(format!("the vMCP did not start with clusterMode storage: {e}")),
+        None => Err("the vMCP deployment has not been attempted".into()),
+    }
+}
+
+/// ToolHive's prefix carries one hash tag (`{<namespace>:<name>}`), so every key of a server maps
+/// to one slot of the cluster (one shard), which its multi-key transactions need.
+#[then(expr = "every Redis Cluster key of the session is under the workload's prefix {string}, all in one hash slot")]
+async fn cluster_keys_one_slot(w: &mut ConformanceWorld, pattern: String) -> Result<(), String> {
+    let c = state(w).cluster.clone().ok_or("no Redis Cluster is running")?;
+    let (namespace, name) = vmcp_identity(w)?;
+    let prefix = pattern.replace("<namespace>", &namespace).replace("<name>", &name);
+    let keys = c.keys().await?;
+    let outside: Vec<&String> = keys.iter().map(|(k, _, _)| k).filter(|k| !k.starts_with(&prefix)).collect();
+    let slots: std::collections::BTreeSet<i64> = keys.iter().map(|(_, s, _)| *s).collect();
+    let nodes: std::collections::BTreeSet<usize> = keys.iter().map(|(_, _, n)| *n).collect();
+    verify(
+        &mut w.checks,
+        Check::must("redis.cluster.keys.one-slot", "redis-session-storage.mdx#cluster-mode"),
+        !keys.is_empty() && outside.is_empty() && slots.len() == 1,
+        format!("keys only under {prefix}, all in one hash slot"),
+        format!("{} keys in slots {slots:?} on nodes {nodes:?}; outside the prefix: {outside:?}", keys.len()),
+    )
 }

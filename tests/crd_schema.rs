@@ -8,7 +8,7 @@ use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use vmcp_conformance::crd::schema_diff::{SchemaDiff, compare};
 use vmcp_conformance::crd::{
-    MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, VirtualMCPServer,
+    MCPAuthzConfig, MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, VirtualMCPServer,
 };
 
 const SHARED_ENV: &str = "VMCP_CONFORMANCE_SHARED";
@@ -60,6 +60,7 @@ fn kinds() -> Vec<Kind> {
         Kind { kind: "MCPServer", plural: "mcpservers", ours: to_json(MCPServer::crd()) },
         Kind { kind: "MCPServerEntry", plural: "mcpserverentries", ours: to_json(MCPServerEntry::crd()) },
         Kind { kind: "MCPGroup", plural: "mcpgroups", ours: to_json(MCPGroup::crd()) },
+        Kind { kind: "MCPAuthzConfig", plural: "mcpauthzconfigs", ours: to_json(MCPAuthzConfig::crd()) },
     ]
 }
 

@@ -140,3 +140,15 @@ Feature: Client ID Metadata Documents: MCP clients that need no registration
     And the user logs in through the vMCP with the client ID metadata document "good/client.json"
     Then the client received one access token signed by the deployed issuer
     And neither GitHub nor Google saw the URL of "good/client.json", only the configured client IDs
+
+  @doc:guides-k8s/embedded-auth-server-k8s.mdx#enable-cimd-for-zero-registration-clients @claim-R6 @as-cimd-http
+  Scenario: A plain-http document URL on a host that is not a loopback name is refused without a fetch
+    The host is the document host itself, written as the IPv4-mapped IPv6 address
+    [::ffff:127.0.0.1]: an address the authorization server can reach and that is not a private
+    range, but not the `localhost` the docs allow for development. Only the scheme rule stops it.
+    Given the VirtualMCPServer is merged with the documented block "VirtualMCPServer: CIMD configuration" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "enable-cimd-for-zero-registration-clients"
+    And the document host serves a valid document at "plain-http/client.json" whose client_id is its http URL on the host "[::ffff:127.0.0.1]"
+    When the vMCP is deployed
+    And the user starts a login with that http client ID
+    Then the answer is 401 with the OAuth error "invalid_client" and is not cached
+    And the document host received 0 requests for "plain-http/client.json"

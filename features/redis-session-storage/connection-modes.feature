@@ -9,6 +9,9 @@ Feature: Redis connection modes and authentication of the session storage
 
   The password-only server is the docs' own `redis-scaling.yaml` (`redis-server --requirepass`),
   started as a container; the storage block's example host is mapped to it and the mapping printed.
+  The Redis Cluster is the harness's own (the docs point cluster mode at managed services): three
+  masters created with `redis-cli --cluster create`; the block's example host is mapped to one of
+  them, the discovery endpoint, and the client finds the others from it.
 
   Background:
     Given the documented manifests "backends.yaml, auth-configs.yaml, virtualmcpserver.yaml" from "guides-vmcp/embedded-auth-server-vmcp.mdx" section "complete-example"
@@ -118,3 +121,18 @@ Feature: Redis connection modes and authentication of the session storage
     When the vMCP deployment is attempted
     Then the deployment is refused with a condition naming "sentinelAddrs, sentinelService"
     And the VirtualMCPServer reports AuthServerConfigValidated=False with reason AuthServerConfigInvalid
+
+  @doc:guides-k8s/redis-session-storage.mdx#cluster-mode @claim-S4 @redis-cluster
+  Scenario: With clusterMode, the storage finds the shards from one endpoint and keeps the session across a restart
+    Given a Redis Cluster of three masters is running, its discovery endpoint reachable as "redis-cluster.example.com:6379"
+    And the VirtualMCPServer keeps its sessions in the Redis storage block "storage block with Redis Cluster" from section "cluster-mode"
+    When the vMCP deployment is attempted
+    Then the vMCP started with its session storage in the Redis Cluster
+    When the user logs in through the vMCP with a dynamically registered client
+    And the client calls the tool "backend-github_search_repositories" through the vMCP
+    Then "backend-github" received the GitHub access token issued to the user as a Bearer token
+    When the harness notes what "backend-github" has received so far
+    And the vMCP restarts
+    And the client tries the tool "backend-github_search_repositories" through the vMCP
+    Then after the restart "backend-github" received the user's GitHub token without a new login
+    And every Redis Cluster key of the session is under the workload's prefix "thv:auth:{<namespace>:<name>}:", all in one hash slot

@@ -143,7 +143,10 @@ fn exchange(state: &mut State, req: &Request) -> Result<Issued, OAuthError> {
         return Err(OAuthError::new("unsupported_grant_type", "only authorization_code is supported"));
     }
     let grant = state.redeem_code(&client_id, &p)?;
-    let access_token = format!("gho_{}", alphanumeric(36));
+    let access_token = match grant.user.jwt_access_claims.get("github") {
+        Some(claims) => crate::user::jwt_access_token(&grant.user.login, "github", claims),
+        None => format!("gho_{}", alphanumeric(36)),
+    };
     // GitHub reports granted scopes comma-separated.
     let scope = grant.scope.split([' ', ',']).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(",");
     state.access_tokens.insert(

@@ -49,6 +49,12 @@ impl GoogleMock {
 
     /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
     pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
+        let server = Arc::new(crate::standalone::server(listener).await);
+        Self::serve_on(server, client_id, client_secret).await
+    }
+
+    /// The OIDC provider on `server` (its issuer is the server's URI), which another mock may share.
+    pub async fn serve_on(server: Arc<MockServer>, client_id: &str, client_secret: &str) -> Self {
         let kid = format!("mock-{}", random_token(6));
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(&kid))
             .await
@@ -56,7 +62,6 @@ impl GoogleMock {
             .and_then(|r| r.map_err(|e| e.to_string()));
         let key = Arc::new(key.unwrap_or_else(|e| panic!("GoogleMock: cannot generate an RSA signing key: {e}")));
         let state = Arc::new(Mutex::new(State::new(client_id, client_secret)));
-        let server = crate::standalone::server(listener).await;
         let issuer = server.uri();
         let entra = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let access_token_seconds = Arc::new(std::sync::atomic::AtomicU64::new(ACCESS_TOKEN_SECONDS));
@@ -68,7 +73,7 @@ impl GoogleMock {
             access_token_seconds: access_token_seconds.clone(),
         };
         Mock::given(any()).respond_with(responder).mount(&server).await;
-        Self { server: Arc::new(server), state, key, entra, access_token_seconds }
+        Self { server, state, key, entra, access_token_seconds }
     }
 
     /// `expires_in` of the access tokens issued from now on (default 3599).
@@ -215,7 +220,10 @@ impl Responder {
             Some(_) => return Err(OAuthError::new("unsupported_grant_type", "Invalid grant_type")),
             None => return Err(OAuthError::new("invalid_request", "Required parameter is missing: grant_type")),
         };
-        let access_token = format!("ya29.{}", random_token(48));
+        let access_token = match grant.user.jwt_access_claims.get("google") {
+            Some(claims) => crate::user::jwt_access_token(&grant.user.google_sub, &self.issuer, claims),
+            None => format!("ya29.{}", random_token(48)),
+        };
         let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
             Some(self.id_token(&grant, &client_id, nonce.as_deref(), &state.fault).map_err(|e| OAuthError {
                 status: 500,

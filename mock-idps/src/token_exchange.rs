@@ -50,7 +50,7 @@ struct State {
 
 /// An RFC 8693 token endpoint at `{base_url}/token` (any POST path is served the same way).
 pub struct TokenExchangeMock {
-    server: MockServer,
+    server: Arc<MockServer>,
     state: Arc<Mutex<State>>,
 }
 
@@ -68,8 +68,27 @@ impl TokenExchangeMock {
 
     /// Like `start`, on `listener` when given (a fixed port: `mock-idps --listen`, the url target).
     pub async fn start_on(listener: Option<std::net::TcpListener>, client_id: &str, client_secret: &str) -> Self {
-        let server = crate::standalone::server(listener).await;
-        let state = Arc::new(Mutex::new(State {
+        let server = Arc::new(crate::standalone::server(listener).await);
+        let state = Self::state(&server, client_id, client_secret);
+        Mock::given(any()).respond_with(Responder { state: state.clone() }).mount(&server).await;
+        Self { server, state }
+    }
+
+    /// Serves RFC 8693 exchanges on `server`, another mock's, under that mock's issuer: only token
+    /// requests whose grant_type is token exchange reach it (the Okta-like provider, [`crate::okta`]).
+    pub async fn mount_on(server: Arc<MockServer>, client_id: &str, client_secret: &str) -> Self {
+        let state = Self::state(&server, client_id, client_secret);
+        Mock::given(wiremock::matchers::method("POST"))
+            .and(wiremock::matchers::body_string_contains("grant-type%3Atoken-exchange"))
+            .respond_with(Responder { state: state.clone() })
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    fn state(server: &MockServer, client_id: &str, client_secret: &str) -> Arc<Mutex<State>> {
+        Arc::new(Mutex::new(State {
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
             key: SigningKey::generate("exchange-1").ok(),
@@ -78,9 +97,7 @@ impl TokenExchangeMock {
             fault: ExchangeFault::None,
             exchanges: Vec::new(),
             counter: 0,
-        }));
-        Mock::given(any()).respond_with(Responder { state: state.clone() }).mount(&server).await;
-        Self { server, state }
+        }))
     }
 
     /// `http://127.0.0.1:PORT`.

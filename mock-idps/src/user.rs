@@ -16,6 +16,10 @@ pub struct MockUser {
     pub email: String,
     /// Google's subject identifier: 21 digits starting with `1084`, like real Google `sub`s.
     pub google_sub: String,
+    /// Per provider (`"github"`, `"google"`): claims that make that provider issue its access
+    /// tokens as JWTs carrying them (with `sub`, `iss`, `exp`) instead of opaque strings, so a
+    /// scenario controls what the access token says (Cedar reads upstream access-token claims).
+    pub jwt_access_claims: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl MockUser {
@@ -35,7 +39,14 @@ impl MockUser {
             Some(c) => c.to_uppercase().chain(chars).collect(),
             None => String::new(),
         };
-        Self { login: login.to_owned(), github_id, name, email: format!("{login}@example.com"), google_sub }
+        Self {
+            login: login.to_owned(),
+            github_id,
+            name,
+            email: format!("{login}@example.com"),
+            google_sub,
+            jwt_access_claims: std::collections::BTreeMap::new(),
+        }
     }
 }
 
@@ -44,6 +55,24 @@ impl Default for MockUser {
     fn default() -> Self {
         Self::named("alice")
     }
+}
+
+/// A JWT access token with `claims` added to `sub`, `iss` and a ten-minute `exp`. The signature
+/// is throw-away random bytes: the vMCP reads upstream access-token claims without verifying them.
+pub(crate) fn jwt_access_token(sub: &str, iss: &str, claims: &serde_json::Value) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let mut payload = serde_json::json!({
+        "sub": sub, "iss": iss, "iat": now, "exp": now + 600, "jti": crate::oauth::random_token(8),
+    });
+    if let (Some(out), Some(extra)) = (payload.as_object_mut(), claims.as_object()) {
+        out.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let sig = URL_SAFE_NO_PAD.encode(crate::oauth::random_token(32));
+    format!("{header}.{}.{sig}", URL_SAFE_NO_PAD.encode(payload.to_string()))
 }
 
 #[cfg(test)]
@@ -62,5 +91,16 @@ mod tests {
         let b = MockUser::named("bob");
         assert_ne!(a.github_id, b.github_id);
         assert_ne!(a.google_sub, b.google_sub);
+    }
+
+    #[test]
+    fn jwt_access_token_carries_the_claims() {
+        use base64::Engine as _;
+        let t = jwt_access_token("alice", "http://idp", &serde_json::json!({"groups": ["eng"]}));
+        let payload = t.split('.').nth(1).unwrap_or_default();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert_eq!(v["groups"], serde_json::json!(["eng"]));
+        assert_eq!(v["sub"], "alice");
     }
 }

@@ -38,6 +38,10 @@ impl Drop for Rig {
 }
 
 async fn start_rig(upstreams: usize) -> Result<Rig, String> {
+    start_rig_with(upstreams, Arc::new(MemoryStorage::new())).await
+}
+
+async fn start_rig_with(upstreams: usize, storage: Arc<dyn crate::storage::Storage>) -> Result<Rig, String> {
     let github = GithubMock::start(GITHUB_ID, SECRET).await;
     let google = GoogleMock::start(GOOGLE_ID, SECRET).await;
     github.set_user(MockUser::named("bench"));
@@ -97,9 +101,7 @@ async fn start_rig(upstreams: usize) -> Result<Rig, String> {
     };
     let http =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
-    let server = AuthServer::start(config, Arc::new(MemoryStorage::new()), http.clone(), Defects::none())
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = AuthServer::start(config, storage, http.clone(), Defects::none()).await.map_err(|e| e.to_string())?;
     let router = server.router();
     let stop = tokio_util::sync::CancellationToken::new();
     let shutdown = stop.clone();
@@ -174,6 +176,32 @@ async fn login(rig: &Rig) -> Result<(serde_json::Value, Duration, String), Strin
         return Err(format!("token: {token}"));
     }
     Ok((token, took, client_id))
+}
+
+/// Complete HTTP logins through one upstream against an authorization server on `storage`, for
+/// `bench storage`: logins/s sequentially and with `concurrency` in flight.
+pub(crate) async fn http_logins_per_second(
+    storage: Arc<dyn crate::storage::Storage>,
+    total: usize,
+    concurrency: usize,
+) -> Result<(f64, f64), String> {
+    let rig = Arc::new(start_rig_with(1, storage).await?);
+    let (sequential, _) = logins(Arc::clone(&rig), total, 1).await?;
+    let (concurrent, _) = logins(rig, total, concurrency).await?;
+    Ok((sequential, concurrent))
+}
+
+/// A login rig on `storage` that can be asked for one complete login at a time (the failover
+/// figure of `bench storage`).
+pub(crate) struct LoginRig(Rig);
+
+impl LoginRig {
+    pub(crate) async fn start(storage: Arc<dyn crate::storage::Storage>) -> Result<Self, String> {
+        Ok(Self(start_rig_with(1, storage).await?))
+    }
+    pub(crate) async fn login(&self) -> Result<(), String> {
+        login(&self.0).await.map(|_| ())
+    }
 }
 
 /// Runs `total` logins with `concurrency` in flight; returns logins/s and the code-redemption

@@ -287,6 +287,10 @@ impl EmbeddedAuth for AuthServer {
             .collect()
     }
 
+    fn published_jwk(&self, kid: &str) -> Option<serde_json::Value> {
+        self.keys.all().iter().find(|k| k.kid == kid).and_then(|k| serde_json::to_value(&k.jwk).ok())
+    }
+
     async fn upstream_tokens(&self, session_id: &str) -> Result<BTreeMap<String, UpstreamTokens>, EmbeddedAuthError> {
         let rows = self
             .store()

@@ -38,8 +38,10 @@ pub async fn token(State(s): State<Arc<AuthServer>>, headers: HeaderMap, body: B
         Ok(body) => {
             let mut resp = axum::Json(body).into_response();
             let h = resp.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            if !s.defects.is_on(Defect::TokenResponseCacheable) {
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            }
             resp
         }
         Err(e) => {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::authserver::config::AuthServerConfig;
 use crate::crd::{
-    self, MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, StrictDecodeError,
+    self, MCPAuthzConfig, MCPExternalAuthConfig, MCPGroup, MCPOIDCConfig, MCPServer, MCPServerEntry, StrictDecodeError,
     VirtualMCPServer,
 };
 use crate::target::StatusCondition;
@@ -35,6 +35,7 @@ pub enum Resource {
     VirtualMCPServer(Box<VirtualMCPServer>),
     MCPExternalAuthConfig(Box<MCPExternalAuthConfig>),
     MCPOIDCConfig(Box<MCPOIDCConfig>),
+    MCPAuthzConfig(Box<MCPAuthzConfig>),
     MCPServer(Box<MCPServer>),
     MCPServerEntry(Box<MCPServerEntry>),
     MCPGroup(Box<MCPGroup>),
@@ -48,6 +49,7 @@ impl Resource {
             Resource::VirtualMCPServer(_) => "VirtualMCPServer",
             Resource::MCPExternalAuthConfig(_) => "MCPExternalAuthConfig",
             Resource::MCPOIDCConfig(_) => "MCPOIDCConfig",
+            Resource::MCPAuthzConfig(_) => "MCPAuthzConfig",
             Resource::MCPServer(_) => "MCPServer",
             Resource::MCPServerEntry(_) => "MCPServerEntry",
             Resource::MCPGroup(_) => "MCPGroup",
@@ -61,6 +63,7 @@ impl Resource {
             Resource::VirtualMCPServer(r) => &r.metadata,
             Resource::MCPExternalAuthConfig(r) => &r.metadata,
             Resource::MCPOIDCConfig(r) => &r.metadata,
+            Resource::MCPAuthzConfig(r) => &r.metadata,
             Resource::MCPServer(r) => &r.metadata,
             Resource::MCPServerEntry(r) => &r.metadata,
             Resource::MCPGroup(r) => &r.metadata,
@@ -105,8 +108,8 @@ pub enum BundleError {
     Malformed { index: usize, line: u64, message: String },
     #[error(
         "document {index} (line {line}): unsupported kind `{kind}` (apiVersion `{api_version}`); a bundle holds \
-         VirtualMCPServer, MCPExternalAuthConfig, MCPOIDCConfig, MCPServer, MCPServerEntry, MCPGroup, Secret and \
-         ConfigMap"
+         VirtualMCPServer, MCPExternalAuthConfig, MCPOIDCConfig, MCPAuthzConfig, MCPServer, MCPServerEntry, MCPGroup, \
+         Secret and ConfigMap"
     )]
     UnknownKind { index: usize, line: u64, api_version: String, kind: String },
     #[error("document {index} (line {line}) {kind}/{name}: {source}")]
@@ -289,6 +292,13 @@ impl Bundle {
         }
     }
 
+    pub fn authz_config(&self, namespace: &str, name: &str) -> Option<&MCPAuthzConfig> {
+        match self.find("MCPAuthzConfig", namespace, name)? {
+            Resource::MCPAuthzConfig(a) => Some(a),
+            _ => None,
+        }
+    }
+
     pub fn external_auth_config(&self, namespace: &str, name: &str) -> Option<&MCPExternalAuthConfig> {
         match self.find("MCPExternalAuthConfig", namespace, name)? {
             Resource::MCPExternalAuthConfig(e) => Some(e),
@@ -348,6 +358,7 @@ fn decode_document(doc: Value, index: usize, line: u64) -> Result<Resource, Bund
             Resource::MCPExternalAuthConfig(Box::new(crd::decode_resource(doc).map_err(decode_err)?))
         }
         "MCPOIDCConfig" => Resource::MCPOIDCConfig(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
+        "MCPAuthzConfig" => Resource::MCPAuthzConfig(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
         "MCPServer" => Resource::MCPServer(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
         "MCPServerEntry" => Resource::MCPServerEntry(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),
         "MCPGroup" => Resource::MCPGroup(Box::new(crd::decode_resource(doc).map_err(decode_err)?)),

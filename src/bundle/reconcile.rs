@@ -208,6 +208,9 @@ impl<'a> Ctx<'a> {
 
         let backends = self.discover_backends(&group, env);
         let oidc = self.incoming(env.defects.is_on(crate::defects::Defect::SkipFieldAdmissionRules));
+        if let Some(r) = &spec.incoming_auth.authz_config_ref {
+            self.authz_config_ref(&r.name, env.defects.is_on(crate::defects::Defect::AcceptNonCedarAuthzConfig));
+        }
         if !env.defects.is_on(crate::defects::Defect::SkipCaBundleCheck) {
             self.ca_bundle();
         }
@@ -300,7 +303,11 @@ impl<'a> Ctx<'a> {
             incoming,
             outgoing,
             aggregation: self.aggregation(),
-            authz: authz_config(vmcp),
+            authz: authz_config(
+                vmcp,
+                self.bundle,
+                env.defects.is_on(crate::defects::Defect::AuthzIgnorePrimaryUpstream),
+            ),
             timeouts,
         };
         Reconciled {
@@ -374,9 +381,6 @@ impl<'a> Ctx<'a> {
         {
             self.unsupported.push("spec.incomingAuth.authzConfig type configMap (only inline policies)".into());
         }
-        if inc.authz_config_ref.is_some() {
-            self.unsupported.push("spec.incomingAuth.authzConfigRef (Cedar)".into());
-        }
         if inc.type_ == IncomingAuthType::Anonymous {
             return Some(None);
         }
@@ -449,6 +453,50 @@ impl<'a> Ctx<'a> {
                 scopes: r.scopes.clone().filter(|s| !s.is_empty()),
             })
         })
+    }
+
+    /// J10: `incomingAuth.authzConfigRef` names an MCPAuthzConfig in the namespace whose type is
+    /// `cedarv1` (the vMCP runs Cedar only) and whose policies load (authentication.mdx#authorize-requests;
+    /// the CRD description: another type fails reconciliation). Condition names: DECISIONS.md.
+    fn authz_config_ref(&mut self, name: &str, accept_any_type: bool) {
+        let mut check = Check::new("AuthzConfigRefValidated", "AuthzConfigRefValid");
+        match self.bundle.authz_config(self.ns, name) {
+            // Defect `accept-non-cedar-authz-config`: another type is accepted and not enforced.
+            Some(a) if a.spec.type_ != crate::crd::CEDAR_V1 && accept_any_type => {
+                check.ok_message = format!("MCPAuthzConfig/{name} ({})", a.spec.type_);
+            }
+            None => check.problem(
+                "AuthzConfigRefNotFound",
+                format!("spec.incomingAuth.authzConfigRef.name {name:?}: no MCPAuthzConfig/{name} in namespace {} ({DOC_AUTHZ})", self.ns),
+            ),
+            Some(a) if a.spec.type_ != crate::crd::CEDAR_V1 => check.problem(
+                "AuthzConfigRefUnsupportedType",
+                format!(
+                    "spec.incomingAuth.authzConfigRef.name {name:?}: MCPAuthzConfig/{name} has spec.type {:?}; a \
+                     VirtualMCPServer supports only {:?} MCPAuthzConfig resources ({DOC_AUTHZ})",
+                    a.spec.type_,
+                    crate::crd::CEDAR_V1
+                ),
+            ),
+            Some(a) => match a.spec.cedar().and_then(|c| {
+                crate::vmcp::authz::Authz::new(crate::vmcp::authz::AuthzConfig {
+                    policies: c.policies,
+                    entities_json: c.entities_json,
+                    group_claim_name: None,
+                    role_claim_name: None,
+                    claims_provider: None,
+                })
+                .map(|_| ())
+                .map_err(|e| format!("spec.config: {e}"))
+            }) {
+                Ok(()) => check.ok_message = format!("MCPAuthzConfig/{name} (cedarv1)"),
+                Err(e) => check.problem(
+                    "AuthzConfigRefInvalid",
+                    format!("spec.incomingAuth.authzConfigRef.name {name:?}: MCPAuthzConfig/{name} {e} ({DOC_AUTHZ})"),
+                ),
+            },
+        }
+        self.emit(check, true);
     }
 
     /// Issue 4: RFC 7662 introspection (an inline MCPOIDCConfig with `clientSecretRef`, VA:187-188)
@@ -1702,25 +1750,46 @@ fn check_oidc_url(value: &str, insecure_allow_http: bool) -> Result<(), String> 
     }
 }
 
-/// `incomingAuth.authzConfig` with inline policies as the gateway runs it (configMap is reported
-/// unsupported). With an embedded authorization server, claims come from the primary upstream
+/// `incomingAuth.authzConfig` with inline policies, or the `cedarv1` MCPAuthzConfig that
+/// `authzConfigRef` names, as the gateway runs it (configMap is reported unsupported). With an embedded authorization server, claims come from the primary upstream
 /// provider: `primaryUpstreamProvider` (or its deprecated inline location), else the first upstream
 /// (authentication.mdx#authorize-requests; embedded-auth-server-vmcp.mdx#select-the-primary-upstream-provider).
-fn authz_config(vmcp: &VirtualMCPServer) -> Option<crate::vmcp::authz::AuthzConfig> {
-    let a = vmcp.spec.incoming_auth.authz_config.as_ref()?;
+fn authz_config(
+    vmcp: &VirtualMCPServer,
+    bundle: &Bundle,
+    ignore_primary: bool,
+) -> Option<crate::vmcp::authz::AuthzConfig> {
+    let Some(a) = vmcp.spec.incoming_auth.authz_config.as_ref() else {
+        // J10: a cedarv1 MCPAuthzConfig runs like inline policies (validated in `incoming`).
+        let name = &vmcp.spec.incoming_auth.authz_config_ref.as_ref()?.name;
+        let ns = vmcp.metadata.namespace.as_deref().unwrap_or(super::DEFAULT_NAMESPACE);
+        let c = bundle.authz_config(ns, name)?.spec.cedar().ok()?;
+        let claims_provider = claims_provider(vmcp, c.primary_upstream_provider.clone(), ignore_primary);
+        return Some(crate::vmcp::authz::AuthzConfig {
+            policies: c.policies,
+            entities_json: c.entities_json,
+            group_claim_name: c.group_claim_name,
+            role_claim_name: None,
+            claims_provider,
+        });
+    };
     let inline = a.inline.as_ref().filter(|_| a.type_ != Some(crate::crd::common::AuthzConfigType::ConfigMap))?;
-    let claims_provider = vmcp.spec.auth_server_config.as_ref().and_then(|asc| {
-        asc.primary_upstream_provider
-            .clone()
-            .or_else(|| inline.primary_upstream_provider.clone())
-            .or_else(|| asc.upstream_providers.first().map(|u| u.name.clone()))
-    });
     Some(crate::vmcp::authz::AuthzConfig {
         policies: inline.policies.clone(),
         entities_json: inline.entities_json.clone(),
         group_claim_name: a.group_claim_name.clone(),
         role_claim_name: a.role_claim_name.clone(),
-        claims_provider,
+        claims_provider: claims_provider(vmcp, inline.primary_upstream_provider.clone(), ignore_primary),
+    })
+}
+
+/// With an embedded authorization server: `authServerConfig.primaryUpstreamProvider`, else the
+/// deprecated location `deprecated`, else the first upstream.
+fn claims_provider(vmcp: &VirtualMCPServer, deprecated: Option<String>, ignore_primary: bool) -> Option<String> {
+    vmcp.spec.auth_server_config.as_ref().and_then(|asc| {
+        let pinned = asc.primary_upstream_provider.clone().or(deprecated);
+        // Defect `authz-ignore-primary-upstream`: the pin is dropped.
+        pinned.filter(|_| !ignore_primary).or_else(|| asc.upstream_providers.first().map(|u| u.name.clone()))
     })
 }
 

@@ -586,3 +586,41 @@ fn secret_data_must_be_base64() {
     let err = Bundle::from_yaml(&yaml).unwrap_err();
     assert!(matches!(&err, BundleError::Decode { index: 2, kind, .. } if kind == "Secret"), "{err}");
 }
+
+/// J10: a cedarv1 MCPAuthzConfig runs as the gateway's Cedar config; another type, a missing
+/// config and unloadable policies each fail the VirtualMCPServer naming the field.
+#[test]
+fn authz_config_ref_resolves_cedarv1_only() {
+    let with_ref = |type_: &str, config: &str| {
+        valid_bundle().replace(
+            "      audience: https://gateway.test/mcp\n  outgoingAuth:",
+            "      audience: https://gateway.test/mcp\n    authzConfigRef:\n      name: shared\n  outgoingAuth:",
+        ) + &format!(
+            "\n---\napiVersion: toolhive.stacklok.dev/v1beta1\nkind: MCPAuthzConfig\nmetadata: {{name: shared, namespace: team-a}}\nspec:\n  type: {type_}\n  config: {config}\n"
+        )
+    };
+    let ok = reconcile(&with_ref(
+        "cedarv1",
+        r#"{policies: ["permit(principal, action, resource);"], primary_upstream_provider: corp}"#,
+    ));
+    let authz = ok.runtime.unwrap_or_else(|| panic!("{:#?}", ok.conditions)).vmcp.authz.unwrap();
+    assert_eq!(authz.policies, vec!["permit(principal, action, resource);".to_string()]);
+    assert_eq!(authz.claims_provider.as_deref(), Some("corp"));
+    assert_fails(
+        &reconcile(&with_ref("httpv1", "{http: {url: https://pdp.test}}")),
+        "AuthzConfigRefValidated",
+        "AuthzConfigRefUnsupportedType",
+        &["spec.incomingAuth.authzConfigRef.name", "\"httpv1\"", "\"cedarv1\""],
+    );
+    assert_fails(
+        &reconcile(&with_ref("cedarv1", r#"{policies: ["permit("]}"#)),
+        "AuthzConfigRefValidated",
+        "AuthzConfigRefInvalid",
+        &["MCPAuthzConfig/shared spec.config"],
+    );
+    let missing = valid_bundle().replace(
+        "      audience: https://gateway.test/mcp\n  outgoingAuth:",
+        "      audience: https://gateway.test/mcp\n    authzConfigRef:\n      name: shared\n  outgoingAuth:",
+    );
+    assert_fails(&reconcile(&missing), "AuthzConfigRefValidated", "AuthzConfigRefNotFound", &["MCPAuthzConfig/shared"]);
+}

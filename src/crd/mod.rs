@@ -8,6 +8,7 @@
 
 pub mod auth_server;
 pub mod common;
+pub mod mcp_authz_config;
 pub mod mcp_external_auth_config;
 pub mod mcp_group;
 pub mod mcp_oidc_config;
@@ -18,6 +19,7 @@ pub mod virtual_mcp_server;
 
 pub use auth_server::*;
 pub use common::*;
+pub use mcp_authz_config::*;
 pub use mcp_external_auth_config::*;
 pub use mcp_group::*;
 pub use mcp_oidc_config::*;

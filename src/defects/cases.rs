@@ -96,6 +96,10 @@ pub const CASES: &[Case] = &[
     Case { defect: "authz-forwards-denied-call", tags: "@cedar-embedded", failing_check: "authz.not-forwarded" },
     Case { defect: "authz-ignore-group-claims", tags: "@cedar-groups", failing_check: "authz.call-allowed" },
     Case { defect: "authz-drop-nested-claims", tags: "@cedar-act", failing_check: "authz.call-allowed" },
+    Case { defect: "authz-claims-from-vmcp-token", tags: "@claim-U18", failing_check: "authz.call-allowed" },
+    Case { defect: "authz-ignore-primary-upstream", tags: "@claim-U19", failing_check: "authz.call-allowed" },
+    Case { defect: "skip-cedar-authorization", tags: "@cedar-ref", failing_check: "authz.call-denied" },
+    Case { defect: "accept-non-cedar-authz-config", tags: "@cedar-ref-type", failing_check: "bundle.status-condition" },
     Case { defect: "omit-startup-warnings", tags: "@xaa-no-target-client", failing_check: "startup.warning" },
     Case { defect: "xaa-failure-fails-open", tags: "@xaa-no-target-client", failing_check: "xaa.failure-reported" },
     Case {
@@ -126,6 +130,11 @@ pub const CASES: &[Case] = &[
     Case { defect: "redis-skip-wait", tags: "@redis-wait", failing_check: "redis.wait.replicated-before-complete" },
     Case { defect: "ignore-redis-storage", tags: "@redis-replicas", failing_check: "redis.replicas.shared-session" },
     Case { defect: "redis-take-keeps-record", tags: "@redis-replicas", failing_check: "redis.refresh.single-winner" },
+    Case {
+        defect: "redis-cluster-ignore-hash-tag",
+        tags: "@redis-cluster",
+        failing_check: "redis.cluster.keys.one-slot",
+    },
     Case { defect: "redis-sentinel-plaintext", tags: "@claim-S11", failing_check: "redis.tls.connected" },
     Case { defect: "ignore-redis-storage", tags: "@claim-S10 and @claim-S11", failing_check: "redis.tls.connected" },
     Case { defect: "redis-keys-outside-prefix", tags: "@claim-S10 and @claim-S11", failing_check: "redis.tls.only" },
@@ -314,6 +323,25 @@ pub const CASES: &[Case] = &[
         failing_check: "incoming.token-refused",
     },
     Case { defect: "accept-alg-none", tags: "@as-jwt-alg-none", failing_check: "incoming.token-refused" },
+    Case { defect: "accept-hs256-public-key", tags: "@as-jwt-hs256", failing_check: "incoming.token-refused" },
+    // The MCP conformance suite's authorization-server checks, run headlessly.
+    Case {
+        defect: "metadata-omits-code-flow",
+        tags: "@mcp-as-metadata",
+        failing_check: "authorization-server-metadata",
+    },
+    Case {
+        defect: "omit-cimd-supported",
+        tags: "@mcp-as-metadata",
+        failing_check: "authorization-server-metadata-cimd",
+    },
+    Case { defect: "token-response-cacheable", tags: "@mcp-as-code-grant", failing_check: "authorization-code-grant" },
+    Case { defect: "cimd-allow-http", tags: "@as-cimd-http", failing_check: "oauth.error-response" },
+    Case {
+        defect: "exchange-swap-subject",
+        tags: "@okta-exchange-same-issuer",
+        failing_check: "token-exchange.subject-token",
+    },
     Case { defect: "skip-chain-identity-check", tags: "@as-chain-identity", failing_check: "authorize.error-redirect" },
     Case { defect: "synthesized-identity-has-name", tags: "@as-synthesis", failing_check: "jwt.no-identity-claims" },
     Case { defect: "omit-identity-synthesized", tags: "@as-synthesis", failing_check: "bundle.status-condition" },

@@ -98,6 +98,10 @@ pub enum Defect {
     AuthzIgnoreGroupClaims,
     /// Object-valued claims (an RFC 8693 `act`) are not given to Cedar.
     AuthzDropNestedClaims,
+    /// `primaryUpstreamProvider` is ignored: Cedar always reads the first upstream's claims.
+    AuthzIgnorePrimaryUpstream,
+    /// An `authzConfigRef` to a non-`cedarv1` MCPAuthzConfig is accepted (and not enforced).
+    AcceptNonCedarAuthzConfig,
     /// The gateway logs no start-up warnings (XAA without target client credentials).
     OmitStartupWarnings,
     /// `config.operational.timeouts` is ignored: backend calls may take 120 s.
@@ -180,6 +184,12 @@ pub enum Defect {
     OmitCimdSupported,
     /// The metadata advertises the implicit flow instead of the authorization-code flow.
     MetadataOmitsCodeFlow,
+    /// Successful token responses lack `Cache-Control: no-store`.
+    TokenResponseCacheable,
+    /// CIMD URLs may use plain http on any host, not only loopback names.
+    CimdAllowHttp,
+    /// The gateway accepts HS256 tokens keyed with a JWKS public key's material.
+    AcceptHs256PublicKey,
     /// An authorization error for an unregistered redirect_uri is redirected to that URI.
     RedirectErrorsToUnverifiedUri,
     /// The JWKS also publishes a freshly generated key that signs nothing.
@@ -268,6 +278,8 @@ pub enum Defect {
     RedisIgnoreSentinelTls,
     /// `tls.insecureSkipVerify` is ignored.
     RedisIgnoreInsecureSkipVerify,
+    /// In cluster mode the key prefix loses its hash tag: one server's keys spread over slots.
+    RedisClusterIgnoreHashTag,
     /// Conflicting Redis connection modes (`addr` + `sentinelConfig`, `sentinelAddrs` +
     /// `sentinelService`) are narrowed to one instead of refused.
     RedisAcceptConflictingModes,
@@ -424,6 +436,16 @@ impl Defect {
         ),
         (Defect::AuthzIgnoreGroupClaims, "authz-ignore-group-claims", "group claims do not become THVGroup parents"),
         (Defect::AuthzDropNestedClaims, "authz-drop-nested-claims", "nested claims such as act never reach Cedar"),
+        (
+            Defect::AuthzIgnorePrimaryUpstream,
+            "authz-ignore-primary-upstream",
+            "Cedar reads the first upstream's claims even when primaryUpstreamProvider names another",
+        ),
+        (
+            Defect::AcceptNonCedarAuthzConfig,
+            "accept-non-cedar-authz-config",
+            "a VirtualMCPServer accepts an httpv1 MCPAuthzConfig and runs without authorization",
+        ),
         (Defect::IgnoreBackendTimeouts, "ignore-backend-timeouts", "config.operational.timeouts is ignored (120 s)"),
         (Defect::AcceptInvalidTimeout, "accept-invalid-timeout", "a timeout that is not a duration is ignored"),
         (Defect::AcceptAnyResource, "accept-any-resource", "a resource outside the allowed audiences is accepted"),
@@ -558,6 +580,17 @@ impl Defect {
             "CIMD redirect_uris, grant/response types and scopes are not checked",
         ),
         (Defect::OmitCimdSupported, "omit-cimd-supported", "metadata lacks client_id_metadata_document_supported"),
+        (
+            Defect::TokenResponseCacheable,
+            "token-response-cacheable",
+            "successful token responses lack Cache-Control: no-store",
+        ),
+        (Defect::CimdAllowHttp, "cimd-allow-http", "CIMD URLs may be plain http on any host"),
+        (
+            Defect::AcceptHs256PublicKey,
+            "accept-hs256-public-key",
+            "the gateway accepts HS256 tokens keyed with a published public key (RFC 8725 §2.1)",
+        ),
         (
             Defect::MetadataOmitsCodeFlow,
             "metadata-omits-code-flow",
@@ -720,6 +753,11 @@ impl Defect {
             Defect::RedisIgnoreInsecureSkipVerify,
             "redis-ignore-insecure-skip-verify",
             "tls.insecureSkipVerify is ignored",
+        ),
+        (
+            Defect::RedisClusterIgnoreHashTag,
+            "redis-cluster-ignore-hash-tag",
+            "in cluster mode the key prefix loses its {hash tag}: a server's keys spread over slots",
         ),
         (
             Defect::RedisAcceptConflictingModes,

@@ -1,6 +1,7 @@
 //! `vmcp-conformance bench storage`: per-operation latency and login-shaped throughput for memory,
-//! standalone Redis and Redis through Sentinel (with and without replicas, i.e. with `WAIT`),
-//! side by side; then the time from killing the master to the first successful write.
+//! standalone Redis, Redis through Sentinel (with and without replicas, i.e. with `WAIT`) and a
+//! 3-master Redis Cluster, side by side; then the time from killing the master to the first
+//! successful write.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,8 +111,18 @@ async fn measure(name: &str, s: Arc<dyn Storage>) -> Result<(), String> {
         "{:<34} login storage path (10 ops): {sequential:.0}/s sequential, {concurrent:.0}/s with {CONCURRENCY} concurrent",
         ""
     );
+    // The same storage under a real authorization server: complete HTTP logins (registration,
+    // authorize, the upstream leg, callback, token) through one mock upstream.
+    let (sequential, concurrent) = crate::authserver::bench::http_logins_per_second(s, HTTP_LOGINS, 8).await?;
+    println!(
+        "{:<34} complete HTTP logins: {sequential:.0}/s sequential, {concurrent:.0}/s with 8 concurrent browsers",
+        ""
+    );
     Ok(())
 }
+
+/// Complete HTTP logins per storage and mode (each starts the mocks and the authorization server).
+const HTTP_LOGINS: usize = 200;
 
 pub async fn run() -> Result<(), String> {
     println!(
@@ -133,11 +144,21 @@ pub async fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         measure("redis via sentinel, 1 master", Arc::new(s)).await?;
     }
+    {
+        let c = crate::topology::cluster::RedisCluster::start(&[]).await?;
+        let mut cluster = config(RedisMode::Cluster { addr: c.endpoint(0) }, &c.password);
+        cluster.username = None;
+        let s = RedisStorage::connect(&cluster, prefix.clone(), RedisDefects::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        measure("redis cluster, 3 masters", Arc::new(s)).await?;
+    }
     let t = Topology::start(Shape::WithReplicas).await?;
     let s = RedisStorage::connect(&config(sentinel(&t), &t.acl_password), prefix.clone(), RedisDefects::default())
         .await
         .map_err(|e| e.to_string())?;
     measure("redis via sentinel, 2 replicas+WAIT", Arc::new(s.clone())).await?;
+    let rig = crate::authserver::bench::LoginRig::start(Arc::new(s.clone())).await?;
     t.kill("redis-0").await?;
     let killed = Instant::now();
     let mut attempts = 0;
@@ -151,11 +172,26 @@ pub async fn run() -> Result<(), String> {
         }
     }
     let first_write = killed.elapsed();
+    let mut login_attempts = 0;
+    loop {
+        login_attempts += 1;
+        if rig.login().await.is_ok() {
+            break;
+        }
+        if killed.elapsed() > Duration::from_secs(60) {
+            return Err("no complete login within 60 s of killing the master".into());
+        }
+    }
+    let first_login = killed.elapsed();
     let master = t.current_master().await?;
     println!(
         "failover: master killed -> first successful write through Sentinel after {:.2} s ({attempts} storage calls; \
          new master {master}; documented down-after-milliseconds 5000, failover-timeout 10000)",
         first_write.as_secs_f64()
+    );
+    println!(
+        "failover: master killed -> first complete HTTP login after {:.2} s ({login_attempts} attempts)",
+        first_login.as_secs_f64()
     );
     Ok(())
 }

@@ -2,6 +2,11 @@
 //! password or password-only `AUTH`, optional TLS (separately for Sentinel), and the key layout
 //! ToolHive uses: every key under `thv:auth:{<namespace>:<name>}:` (one Redis Cluster hash tag).
 //!
+//! Cluster mode (`clusterMode: true`) hands `addr` to redis-rs' cluster client, which discovers the
+//! shards with `CLUSTER SLOTS` and follows `MOVED`/`ASK`; the one hash tag of the prefix keeps every
+//! key of a server in one slot, so `MULTI`/`EXEC` works there too. Cluster mode never `WAIT`s
+//! (DECISIONS.md).
+//!
 //! Built on redis-rs' multiplexed connection with our own Sentinel discovery, because the
 //! documented ACL (`+@read +@write +@keyspace +@scripting +@transaction +@connection`) refuses the
 //! `ROLE` and `INFO` commands redis-rs' `SentinelClient` verifies the master with, and because
@@ -18,7 +23,8 @@
 //!
 //! Commands used and their ACL categories: `SET` (@write), `GET` (@read), `GETDEL` (@write),
 //! `DEL` (@keyspace @write), `HSET` (@write), `HGETALL` (@read), `PEXPIRE`/`PERSIST` (@keyspace),
-//! `MULTI`/`EXEC` (@transaction), `WAIT`, `PING`, `AUTH`/`HELLO` (@connection). Nothing else.
+//! `MULTI`/`EXEC` (@transaction), `WAIT`, `PING`, `AUTH`/`HELLO` (@connection). Nothing else,
+//! except `CLUSTER SLOTS` (@slow) in cluster mode, with which the cluster client finds the shards.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, RwLock};
@@ -26,6 +32,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::MultiplexedConnection;
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo, RedisConnectionInfo, RedisError};
 
 use super::{Storage, StorageError};
@@ -91,11 +99,48 @@ pub struct RedisDefects {
     pub ignore_sentinel_tls: bool,
     /// `insecureSkipVerify` is ignored.
     pub ignore_insecure_skip_verify: bool,
+    /// In cluster mode the prefix loses its hash tag braces: a server's keys spread over slots.
+    pub cluster_ignore_hash_tag: bool,
+}
+
+/// A connection to one server (standalone, Sentinel's master) or to a Redis Cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 #[derive(Clone)]
 struct Current {
-    conn: MultiplexedConnection,
+    conn: Conn,
     addr: String,
     /// Healthy replicas Sentinel reported when the master was resolved.
     replicas: usize,
@@ -155,11 +200,9 @@ fn ms(d: Duration) -> u64 {
 impl RedisStorage {
     /// Connects (and `PING`s, as ToolHive does at start-up) with `config`; keys go under `prefix`.
     pub async fn connect(config: &RedisConfig, prefix: String, defects: RedisDefects) -> Result<Self, StorageError> {
-        if let RedisMode::Cluster { addr } = &config.mode {
-            return Err(unavailable(format!(
-                "clusterMode (addr {addr}) is not supported by the reference yet \
-                 (redis-session-storage.mdx#cluster-mode)"
-            )));
+        let mut prefix = prefix;
+        if matches!(config.mode, RedisMode::Cluster { .. }) && defects.cluster_ignore_hash_tag {
+            prefix.retain(|c| c != '{' && c != '}');
         }
         let mut settings = RedisConnectionInfo::default();
         if !config.password.is_empty() {
@@ -275,11 +318,12 @@ impl RedisStorage {
     async fn discover(&self) -> Result<Current, Dial> {
         let inner = &self.inner;
         match &inner.mode {
-            RedisMode::Standalone { addr } | RedisMode::Cluster { addr } => {
+            RedisMode::Cluster { addr } => self.dial_cluster(addr).await,
+            RedisMode::Standalone { addr } => {
                 let mut errors = Vec::new();
                 for endpoint in resolve(addr) {
                     match self.dial(&endpoint, self.tls_for(false), inner.settings.clone()).await {
-                        Ok(conn) => return Ok(Current { conn, addr: endpoint, replicas: 0 }),
+                        Ok(conn) => return Ok(Current { conn: Conn::Single(conn), addr: endpoint, replicas: 0 }),
                         Err(e) => errors.push(e),
                     }
                 }
@@ -334,7 +378,7 @@ impl RedisStorage {
                         match self.dial(&master, self.tls_for(false), inner.settings.clone()).await {
                             Ok(conn) => {
                                 tracing::debug!(target: "storage", "master {master_name} is {announced} ({master}), {healthy} healthy replicas");
-                                return Ok(Current { conn, addr: master, replicas: healthy });
+                                return Ok(Current { conn: Conn::Single(conn), addr: master, replicas: healthy });
                             }
                             Err(e) => errors.push(Dial {
                                 message: format!("master {announced} via sentinel {endpoint}: {}", e.message),
@@ -347,6 +391,51 @@ impl RedisStorage {
                     format!("no Sentinel of {sentinel_addrs:?} gave a reachable master {master_name:?}"),
                     errors,
                 ))
+            }
+        }
+    }
+
+    /// Connects to the Redis Cluster whose discovery endpoint is `addr` (the shards are found from
+    /// it); the same credentials and TLS settings as a standalone server.
+    async fn dial_cluster(&self, addr: &str) -> Result<Current, Dial> {
+        let inner = &self.inner;
+        let bad = |what: String| Dial { message: format!("Redis Cluster at {addr}: {what}"), fatal: true };
+        let tls = inner.tls.as_ref();
+        let insecure = tls.is_some_and(|t| t.insecure_skip_verify && !inner.defects.ignore_insecure_skip_verify)
+            || inner.defects.tls_accept_any;
+        let mut nodes = Vec::new();
+        for endpoint in resolve(addr) {
+            let (host, port) = endpoint.rsplit_once(':').ok_or_else(|| bad(format!("{endpoint}: no port")))?;
+            let port: u16 = port.parse().map_err(|_| bad(format!("{endpoint}: bad port")))?;
+            let node = match tls {
+                Some(_) => ConnectionAddr::TcpTls { host: host.to_string(), port, insecure, tls_params: None },
+                None => ConnectionAddr::Tcp(host.to_string(), port),
+            };
+            let info = node.into_connection_info().map_err(|e| bad(e.to_string()))?;
+            nodes.push(info.set_redis_settings(inner.settings.clone()));
+        }
+        let mut builder = ClusterClientBuilder::new(nodes)
+            .connection_timeout(inner.dial_timeout)
+            .response_timeout(inner.read_timeout)
+            .retries(2);
+        if let Some(t) = tls {
+            builder = builder.tls(if insecure { redis::TlsMode::Insecure } else { redis::TlsMode::Secure });
+            if let Some(ca) = t.ca_cert_pem.clone().filter(|_| !insecure) {
+                builder = builder.certs(redis::TlsCertificates { client_tls: None, root_cert: Some(ca.into_bytes()) });
+            }
+        }
+        let client = builder.build().map_err(|e| bad(e.to_string()))?;
+        match client.get_async_connection().await {
+            Ok(conn) => Ok(Current { conn: Conn::Cluster(conn), addr: addr.to_string(), replicas: 0 }),
+            Err(e) => {
+                let text = e.to_string();
+                if tls.is_some() && text.to_lowercase().contains("certificate") {
+                    return Err(bad(format!(
+                        "TLS: {text}; the server certificate is not verified by tls.caCertSecretRef \
+                         (redis-session-storage.mdx#enable-tls)"
+                    )));
+                }
+                Err(Dial { message: format!("Redis Cluster at {addr}: {text}"), fatal: !retryable(&e) })
             }
         }
     }
@@ -415,7 +504,7 @@ impl RedisStorage {
         }
     }
 
-    async fn wait_replica(&self, conn: &mut MultiplexedConnection) -> Result<(), StorageError> {
+    async fn wait_replica(&self, conn: &mut Conn) -> Result<(), StorageError> {
         let timeout = self.inner.write_timeout;
         let acked: i64 = redis::cmd("WAIT")
             .arg(1)
@@ -449,26 +538,17 @@ impl Dial {
 
 /// A command or a pipeline, run as one request.
 trait Runnable: Send + Sync {
-    fn run<'a>(
-        &'a self,
-        conn: &'a mut MultiplexedConnection,
-    ) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>>;
+    fn run<'a>(&'a self, conn: &'a mut Conn) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>>;
 }
 
 impl Runnable for redis::Cmd {
-    fn run<'a>(
-        &'a self,
-        conn: &'a mut MultiplexedConnection,
-    ) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>> {
+    fn run<'a>(&'a self, conn: &'a mut Conn) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>> {
         Box::pin(self.query_async(conn))
     }
 }
 
 impl Runnable for redis::Pipeline {
-    fn run<'a>(
-        &'a self,
-        conn: &'a mut MultiplexedConnection,
-    ) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>> {
+    fn run<'a>(&'a self, conn: &'a mut Conn) -> futures::future::BoxFuture<'a, Result<redis::Value, RedisError>> {
         Box::pin(self.query_async(conn))
     }
 }

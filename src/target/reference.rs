@@ -243,6 +243,7 @@ pub async fn connect_redis(
         sentinel_plaintext: defects.is_on(Defect::RedisSentinelPlaintext),
         ignore_sentinel_tls: defects.is_on(Defect::RedisIgnoreSentinelTls),
         ignore_insecure_skip_verify: defects.is_on(Defect::RedisIgnoreInsecureSkipVerify),
+        cluster_ignore_hash_tag: defects.is_on(Defect::RedisClusterIgnoreHashTag),
     };
     let mut redis = redis.clone();
     if defects.is_on(Defect::RedisIgnoreAclUser) {

@@ -14,6 +14,7 @@
 //! port (`--port` / `port`, the monitor line's port follows), and `--bind 0.0.0.0` (a pod's own
 //! network namespace) becomes `--bind 127.0.0.1` (the host's).
 
+pub mod cluster;
 pub mod image;
 pub mod standalone;
 pub mod tls;

@@ -170,7 +170,18 @@ impl StandaloneRedis {
 
     /// Restarts the container (the Deployment has no volume: an ephemeral pod restart).
     pub async fn restart(&self) -> Result<(), String> {
-        self.container.stop_with_timeout(Some(0)).await.map_err(|e| format!("stop: {e}"))?;
+        // SIGKILL, not `docker stop`: on SIGTERM Redis saves an RDB file (default save points)
+        // that the restarted container would load, while a restarted pod starts from an empty
+        // filesystem. The race between that save and `stop -t 0`'s SIGKILL made the "sessions
+        // are lost" scenario flaky.
+        let id = self.container.id().to_string();
+        let killed = std::process::Command::new("docker")
+            .args(["kill", "--signal", "KILL", &id])
+            .output()
+            .map_err(|e| format!("docker kill {id}: {e}"))?;
+        if !killed.status.success() {
+            return Err(format!("docker kill {id}: {}", String::from_utf8_lossy(&killed.stderr).trim()));
+        }
         self.container.start().await.map_err(|e| format!("start: {e}"))?;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {

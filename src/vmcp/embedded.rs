@@ -46,6 +46,10 @@ pub enum EmbeddedAuthError {
 pub trait EmbeddedAuth: Send + Sync {
     /// The active signing key first, then the verification-only (fallback) keys.
     fn verification_keys(&self) -> Vec<VerificationKey>;
+    /// The JWK published for `kid`, as JSON (only the `accept-hs256-public-key` defect reads it).
+    fn published_jwk(&self, _kid: &str) -> Option<serde_json::Value> {
+        None
+    }
     /// The upstream tokens stored for `session_id` (the JWT's `tsid`), by provider name.
     async fn upstream_tokens(&self, session_id: &str) -> Result<BTreeMap<String, UpstreamTokens>, EmbeddedAuthError>;
 }
