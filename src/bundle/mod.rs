@@ -306,6 +306,41 @@ impl Bundle {
         }
     }
 
+    /// The VirtualMCPServer's `spec.sessionStorage` (horizontal scaling) when it names Redis
+    /// with an address, its `passwordRef` resolved. Read by the reference and by the writer of
+    /// ToolHive's `vmcp.yaml` alike.
+    pub fn session_storage(&self) -> Result<Option<crate::storage::session_store::SessionStorageConfig>, String> {
+        use crate::crd::common::SessionStorageProvider;
+        let Some(v) = self.virtual_mcp_server() else { return Ok(None) };
+        let Some(s) = v.spec.session_storage.as_ref().filter(|s| s.provider == SessionStorageProvider::Redis) else {
+            return Ok(None);
+        };
+        let Some(address) = s.address.clone() else { return Ok(None) };
+        let namespace = v.metadata.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE);
+        let password = match &s.password_ref {
+            None => None,
+            Some(r) => {
+                let mut secrets = secrets::SecretResolver::new(self, namespace);
+                let value = secrets.string(r, "spec.sessionStorage.passwordRef");
+                match (value, secrets.problems().first()) {
+                    (Some(value), _) => Some(value),
+                    (None, problem) => {
+                        return Err(format!(
+                            "{} (redis-session-storage.mdx#configure-virtualmcpserver-session-storage)",
+                            problem.map(|(_, m)| m.as_str()).unwrap_or("spec.sessionStorage.passwordRef")
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(Some(crate::storage::session_store::SessionStorageConfig {
+            address,
+            db: i64::from(s.db.unwrap_or(0)),
+            key_prefix: s.key_prefix.clone(),
+            password,
+        }))
+    }
+
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
         match self.find("Secret", namespace, name)? {
             Resource::Secret(s) => Some(s),

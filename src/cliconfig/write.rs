@@ -26,43 +26,9 @@ impl WriteOptions {
     /// What the bundle's VirtualMCPServer says beside the runtime configuration: `groupRef`,
     /// the Redis key prefix of its workload, and `spec.sessionStorage` (password resolved).
     pub fn from_bundle(bundle: &crate::bundle::Bundle) -> Result<WriteOptions, String> {
-        use crate::crd::common::SessionStorageProvider;
         let v = bundle.virtual_mcp_server().ok_or("the bundle has no VirtualMCPServer")?;
         let namespace = v.metadata.namespace.as_deref().unwrap_or(crate::bundle::DEFAULT_NAMESPACE);
-        let mut session_storage = None;
-        if let Some(s) = v.spec.session_storage.as_ref().filter(|s| s.provider == SessionStorageProvider::Redis)
-            && let Some(address) = s.address.clone()
-        {
-            let password = match &s.password_ref {
-                None => None,
-                Some(r) => {
-                    let secret = bundle
-                        .secret(namespace, &r.name)
-                        .ok_or_else(|| format!("spec.sessionStorage.passwordRef: no Secret {namespace}/{}", r.name))?;
-                    let value = secret
-                        .string_data
-                        .as_ref()
-                        .and_then(|d| d.get(&r.key).cloned())
-                        .or_else(|| {
-                            secret
-                                .data
-                                .as_ref()
-                                .and_then(|d| d.get(&r.key))
-                                .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                        })
-                        .ok_or_else(|| {
-                            format!("spec.sessionStorage.passwordRef: Secret {} has no key {}", r.name, r.key)
-                        })?;
-                    Some(value)
-                }
-            };
-            session_storage = Some(crate::storage::session_store::SessionStorageConfig {
-                address,
-                db: i64::from(s.db.unwrap_or(0)),
-                key_prefix: s.key_prefix.clone(),
-                password,
-            });
-        }
+        let session_storage = bundle.session_storage()?;
         Ok(WriteOptions {
             group_ref: v.spec.group_ref.name.clone(),
             redis_key_prefix: crate::storage::redis::key_prefix(

@@ -93,50 +93,11 @@ impl ReferenceTarget {
 
     /// The VirtualMCPServer's `spec.sessionStorage` (horizontal scaling) when it names Redis.
     async fn session_store(&mut self, bundle: &Bundle) -> Result<Option<Arc<dyn SessionStore>>, TargetError> {
-        use crate::crd::common::SessionStorageProvider;
-        use crate::storage::session_store::{RedisSessionStore, SessionStorageConfig};
-        let Some(v) = bundle.virtual_mcp_server() else { return Ok(None) };
-        let Some(s) = v.spec.session_storage.as_ref() else { return Ok(None) };
-        if s.provider != SessionStorageProvider::Redis || self.defects.is_on(Defect::IgnoreSessionStore) {
+        use crate::storage::session_store::RedisSessionStore;
+        if self.defects.is_on(Defect::IgnoreSessionStore) {
             return Ok(None);
         }
-        let Some(address) = s.address.clone() else { return Ok(None) };
-        let namespace = v.metadata.namespace.as_deref().unwrap_or(crate::bundle::DEFAULT_NAMESPACE);
-        let password = match &s.password_ref {
-            None => None,
-            Some(r) => {
-                let secret = bundle.secret(namespace, &r.name).ok_or_else(|| {
-                    TargetError::Manifests(format!(
-                        "spec.sessionStorage.passwordRef: no Secret {namespace}/{} (redis-session-storage.mdx#configure-virtualmcpserver-session-storage)",
-                        r.name
-                    ))
-                })?;
-                let value = secret
-                    .string_data
-                    .as_ref()
-                    .and_then(|d| d.get(&r.key).cloned())
-                    .or_else(|| {
-                        secret
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.get(&r.key))
-                            .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-                    })
-                    .ok_or_else(|| {
-                        TargetError::Manifests(format!(
-                            "spec.sessionStorage.passwordRef: Secret {} has no key {}",
-                            r.name, r.key
-                        ))
-                    })?;
-                Some(value)
-            }
-        };
-        let config = SessionStorageConfig {
-            address,
-            db: i64::from(s.db.unwrap_or(0)),
-            key_prefix: s.key_prefix.clone(),
-            password,
-        };
+        let Some(config) = bundle.session_storage().map_err(TargetError::Manifests)? else { return Ok(None) };
         let store = RedisSessionStore::connect(
             config,
             self.defects.is_on(Defect::IgnoreSessionKeyPrefix),
